@@ -1,0 +1,105 @@
+/*
+ * The rerobots token API client and its cache.
+ *
+ * Everything the filesystem knows about tokens comes through these calls;
+ * the filesystem never builds a URL, parses JSON or decides how long an
+ * answer stays true. The client speaks the v1 token API of SPEC section 3
+ * with libcurl (one kept-alive connection pool shared by all threads),
+ * decodes it with jansson and keeps:
+ *
+ *  - the listing (GET /tokens, revalidated with If-None-Match after
+ *    list_ttl seconds),
+ *  - every token text it has read, until the token is revoked or expires.
+ *
+ * Every call is safe from several threads at once; identical requests in
+ * flight at the same time are made once. Calls that can fail return 0 or a
+ * negative errno from the one table of SPEC 2.5, and log each failure once,
+ * in one line naming `operation` (the filesystem operation that asked, e.g.
+ * "lookup"), the method and path, the HTTP status and the server's
+ * error_message. No token text ever reaches the log.
+ */
+#ifndef REROBOTS_CLIENT_H
+#define REROBOTS_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RR_TOKEN_ID_LENGTH 64
+
+struct rr_client;
+
+struct rr_client_options {
+	const char *origin;    /* base URL, e.g. "http://127.0.0.1:8080" */
+	const char *token;     /* the token the client authenticates with; copied */
+	long timeout_seconds;  /* limit for one API call, retries included */
+	long list_ttl_seconds; /* how long a listing is trusted */
+	const char *cafile;    /* extra CA bundle, or NULL for the system store */
+	bool insecure;         /* skip TLS verification */
+};
+
+/* One active token, as the listing describes it. */
+struct rr_token {
+	char id[RR_TOKEN_ID_LENGTH + 1];
+	int64_t created; /* seconds since the Epoch */
+	int64_t expires; /* seconds since the Epoch, or 0 when it never expires */
+};
+
+/* NULL (after logging why) when the options cannot make a client. */
+struct rr_client *rr_client_new(const struct rr_client_options *options);
+void rr_client_free(struct rr_client *client);
+
+/*
+ * The one authenticated request made before mounting. Returns 0, or a
+ * negative errno with a one-line explanation for a person in message
+ * ("the API rejected the token: wrong authorization token", "cannot reach
+ * http://…: Connection refused").
+ */
+int rr_client_check(struct rr_client *client, char *message, size_t size);
+
+/* True when id names the token this client authenticates with. */
+bool rr_client_is_own_token(const struct rr_client *client, const char *id);
+
+/*
+ * The active tokens, from the cache while it is fresh. On success *tokens is
+ * a malloc'ed array of *count entries that the caller frees. When the API
+ * cannot be reached and a listing is cached, the cached one is returned.
+ */
+int rr_client_list(struct rr_client *client, const char *operation, struct rr_token **tokens,
+		   size_t *count);
+
+/* One active token's metadata: 0, -ENOENT when it is not active, or another -errno. */
+int rr_client_token_get(struct rr_client *client, const char *operation, const char *id,
+			struct rr_token *token);
+
+/*
+ * The token's text, without a trailing newline: *text is a copy that the
+ * caller releases with secret_free() (it is wiped first). Texts are cached
+ * until the token goes; a cold read of many tokens after a listing costs
+ * one bulk request (GET /tokens?with_token=1).
+ */
+int rr_client_token_text(struct rr_client *client, const char *operation, const char *id,
+			 char **text, size_t *length);
+
+/*
+ * Makes one token valid for duration seconds and adds it to the cache. A
+ * request whose response is lost is retried with the same Idempotency-Key,
+ * so at most one token is made.
+ */
+int rr_client_token_create(struct rr_client *client, const char *operation, int64_t duration,
+			   struct rr_token *token);
+
+/* Revokes a token: -EBUSY for the client's own token (no request is made), -ENOENT for
+ * an id that is not an active token. */
+int rr_client_token_revoke(struct rr_client *client, const char *operation, const char *id);
+
+/*
+ * Drops tokens whose expiry is at or before now from the cache, then hands
+ * out (at most max) ids of tokens that left the cache without a local
+ * revoke: expired, or found gone by a listing refresh. The filesystem tells
+ * the kernel about them. Returns how many ids were written.
+ */
+size_t rr_client_collect_removed(struct rr_client *client, int64_t now,
+				 char (*ids)[RR_TOKEN_ID_LENGTH + 1], size_t max);
+
+#endif
