@@ -1,0 +1,224 @@
+"""Fixtures shared by every pytest suite: a real rerobots-tokend on a free port.
+
+    def test_something(tokend):
+        token = tokend.add_user("alice")
+        requests.get(tokend.url + "/tokens", headers={"Authorization": "Bearer " + token})
+        assert tokend.requests("GET", "/tokens")
+
+The service runs in the foreground with its stderr read by a background
+thread, so a test can count the requests and connections it logged (the
+line formats are a contract, see REQUEST_LINE and CONNECTION_LINE). At
+teardown the service is stopped with SIGTERM and the test fails unless it
+exited 0.
+"""
+
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+REPO_DIR = Path(__file__).resolve().parent.parent
+START_TIMEOUT = 10
+STOP_TIMEOUT = 10
+
+# rerobots-tokend: GET /tokens?with_token=1 200 alice 0.3ms conn=1
+REQUEST_LINE = re.compile(
+    r"^rerobots-tokend: (?P<method>\S+) (?P<path>\S+) (?P<status>\d{3}) "
+    r"(?P<user>\S+) (?P<ms>\d+\.\d)ms conn=(?P<conn>\d+)$"
+)
+# rerobots-tokend: connection 1 accepted
+CONNECTION_LINE = re.compile(r"^rerobots-tokend: connection (?P<conn>\d+) accepted$")
+LISTENING_LINE = re.compile(r"listening on (?P<url>https?://\S+)$")
+
+
+@pytest.fixture(scope="session")
+def build_dir():
+    """The meson build directory: $REROBOTS_BUILD_DIR (relative to the repository), else build/."""
+    path = Path(os.environ.get("REROBOTS_BUILD_DIR", "build"))
+    if not path.is_absolute():
+        path = REPO_DIR / path
+    if not (path / "rerobots-tokend").is_file():
+        pytest.skip(f"{path}/rerobots-tokend is missing: run `meson compile -C {path}` first")
+    return path
+
+
+class Tokend:
+    """One rerobots-tokend process on a data directory, restartable on the same directory."""
+
+    def __init__(self, binary, data_dir, options=(), cafile=None):
+        self.binary = Path(binary)
+        self.data_dir = Path(data_dir)
+        self.options = list(options)
+        self.cafile = cafile
+        self.url = None
+        self.process = None
+        self.killed = False
+        self._lines = []
+        self._lines_changed = threading.Condition()
+        self._reader = None
+
+    def start(self):
+        """Starts the service (again) on data_dir and waits for its `listening on` line."""
+        assert not self.running, "already running"
+        self.killed = False
+        first_line = len(self.log_lines())
+        self.process = subprocess.Popen(
+            [self.binary, "--data", self.data_dir, "--listen", "127.0.0.1:0", *self.options],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+        )
+        self._reader = threading.Thread(target=self._read_stderr, args=(self.process,), daemon=True)
+        self._reader.start()
+        self.url = self._wait_for_url(first_line)
+        return self
+
+    def _read_stderr(self, process):
+        for line in process.stderr:
+            with self._lines_changed:
+                self._lines.append(line.rstrip("\n"))
+                self._lines_changed.notify_all()
+        with self._lines_changed:
+            self._lines_changed.notify_all()
+
+    def _wait_for_url(self, first_line):
+        deadline = time.monotonic() + START_TIMEOUT
+        with self._lines_changed:
+            while True:
+                for line in self._lines[first_line:]:
+                    match = LISTENING_LINE.search(line)
+                    if match:
+                        return match.group("url")
+                if self.process.poll() is not None:
+                    raise AssertionError(
+                        f"rerobots-tokend exited with {self.process.returncode} before listening:\n"
+                        + "\n".join(self._lines[first_line:])
+                    )
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self.process.kill()
+                    raise AssertionError(f"rerobots-tokend did not listen within {START_TIMEOUT} s")
+                self._lines_changed.wait(min(remaining, 0.1))
+
+    def add_user(self, name, duration=None):
+        """Runs `--add-user NAME [--duration D]` on data_dir and returns the token text."""
+        command = [self.binary, "--data", self.data_dir, "--add-user", name]
+        if duration is not None:
+            command += ["--duration", duration]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=30)
+        assert result.returncode == 0, f"--add-user {name} failed: {result.stderr}"
+        lines = result.stdout.splitlines()
+        assert len(lines) == 1, f"--add-user printed {len(lines)} lines"
+        return lines[0]
+
+    def log_lines(self):
+        """Every stderr line of every run so far, oldest first."""
+        with self._lines_changed:
+            return list(self._lines)
+
+    def requests(self, method=None, path=None):
+        """The request lines, optionally only those with this method and a path starting with path."""
+        found = []
+        for line in self.log_lines():
+            match = REQUEST_LINE.match(line)
+            if not match:
+                continue
+            if method is not None and match.group("method") != method:
+                continue
+            if path is not None and not match.group("path").startswith(path):
+                continue
+            found.append(line)
+        return found
+
+    def connections(self):
+        """How many TCP connections the service accepted, over all runs."""
+        return sum(1 for line in self.log_lines() if CONNECTION_LINE.match(line))
+
+    def _wait(self):
+        try:
+            returncode = self.process.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise AssertionError(f"rerobots-tokend did not exit within {STOP_TIMEOUT} s")
+        self._reader.join(timeout=STOP_TIMEOUT)
+        return returncode
+
+    def stop(self):
+        """SIGTERM; asserts a clean exit (status 0)."""
+        self.process.send_signal(signal.SIGTERM)
+        returncode = self._wait()
+        assert returncode == 0, f"rerobots-tokend exited with {returncode} after SIGTERM"
+
+    def kill(self):
+        """SIGKILL, as a crash of the process would."""
+        self.killed = True
+        self.process.kill()
+        self._wait()
+
+    @property
+    def running(self):
+        return self.process is not None and self.process.poll() is None
+
+
+def make_tls_certificate(directory):
+    """A self-signed certificate for 127.0.0.1; returns (cert, key) paths."""
+    cert = Path(directory) / "cert.pem"
+    key = Path(directory) / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", key, "-out", cert],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+@pytest.fixture
+def tokend_factory(build_dir, tmp_path):
+    """make(*options, tls=False, data_dir=None) starts a service with extra options.
+
+    With tls=True it serves HTTPS with a certificate made for the test, whose
+    path is the returned service's cafile. Every service made is stopped at
+    teardown, and the test fails unless it exited 0.
+    """
+    started = []
+
+    def make(*options, tls=False, data_dir=None):
+        index = len(started)
+        options = list(options)
+        cafile = None
+        if tls:
+            cert, key = make_tls_certificate(tmp_path)
+            options += ["--tls-cert", cert, "--tls-key", key]
+            cafile = str(cert)
+        service = Tokend(
+            build_dir / "rerobots-tokend",
+            data_dir or tmp_path / f"tokend-{index}",
+            options,
+            cafile,
+        )
+        started.append(service)
+        return service.start()
+
+    yield make
+    for service in started:
+        if service.running:
+            service.stop()
+        elif not service.killed:
+            returncode = service.process.returncode
+            assert returncode == 0, f"rerobots-tokend died with {returncode} during the test"
+
+
+@pytest.fixture
+def tokend(tokend_factory):
+    """A running rerobots-tokend with default options on a fresh data directory."""
+    return tokend_factory()
