@@ -1,0 +1,382 @@
+/*
+ * The calls of SPEC section 3; see api.h. Each handler fills the response
+ * with exactly one status and, for anything but 304, a JSON body.
+ */
+#include "api.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "log.h"
+#include "secret.h"
+
+#define API_IDEMPOTENCY_SECONDS (24 * 3600)
+#define API_IDEMPOTENCY_KEY_MAX 255
+#define API_HTTP_OK		200
+#define API_HTTP_CREATED	201
+#define API_HTTP_NOT_MODIFIED	304
+#define API_HTTP_BAD_REQUEST	400
+#define API_HTTP_UNAUTHORIZED	401
+#define API_HTTP_FORBIDDEN	403
+#define API_HTTP_NOT_FOUND	404
+#define API_HTTP_NOT_ALLOWED	405
+#define API_HTTP_INTERNAL_ERROR 500
+
+typedef void (*api_handler)(struct api *api, const struct api_request *request, const char *id,
+			    struct api_response *response);
+
+struct api_route {
+	const char *path;
+	/* The path is a prefix followed by a token id. */
+	bool takes_id;
+	api_handler get;
+	api_handler post;
+	const char *allow;
+};
+
+static void api_set_json(struct api_response *response, unsigned int status, json_t *json)
+{
+	response->status = status;
+	response->body = json == NULL ? NULL : json_dumps(json, JSON_COMPACT);
+	json_decref(json);
+	if (response->body == NULL) {
+		log_error("out of memory for a response");
+		response->status = API_HTTP_INTERNAL_ERROR;
+	}
+}
+
+void api_set_error(struct api_response *response, unsigned int status, const char *message)
+{
+	api_set_json(response, status, json_pack("{s:s}", "error_message", message));
+}
+
+static void api_set_failure(struct api_response *response, int err)
+{
+	if (err == -ENOENT)
+		api_set_error(response, API_HTTP_NOT_FOUND, "no such token");
+	else
+		api_set_error(response, API_HTTP_INTERNAL_ERROR, "internal error");
+}
+
+static json_t *api_token_json(const struct store_token *token, bool with_text)
+{
+	json_t *json = json_pack("{s:s, s:I, s:I}", "id", token->id, "created",
+				 (json_int_t)token->created, "expires", (json_int_t)token->expires);
+
+	if (json != NULL && with_text &&
+	    json_object_set_new(json, "token", json_string(token->text)) != 0) {
+		json_decref(json);
+		return NULL;
+	}
+	return json;
+}
+
+struct api_listing {
+	json_t *tokens;
+	bool with_text;
+	int64_t earliest_expiry;
+};
+
+static int api_list_one(const struct store_token *token, void *context)
+{
+	struct api_listing *listing = context;
+
+	if (token->expires < listing->earliest_expiry)
+		listing->earliest_expiry = token->expires;
+	return json_array_append_new(listing->tokens, api_token_json(token, listing->with_text)) ==
+		       0
+		   ? 0
+		   : -ENOMEM;
+}
+
+static bool api_flag_is_set(const char *value)
+{
+	return value != NULL && (strcmp(value, "1") == 0 || strcmp(value, "true") == 0);
+}
+
+static void api_list(struct api *api, const struct api_request *request, const char *id,
+		     struct api_response *response)
+{
+	struct api_listing listing = {
+	    .tokens = json_array(),
+	    .with_text = api_flag_is_set(request->with_token),
+	    .earliest_expiry = INT64_MAX,
+	};
+	const char *user = response->user;
+	int64_t now = time(NULL);
+	/* Read before the listing: a change racing it leaves a stale generation, never a stale
+	 * ETag. */
+	uint64_t generation = store_generation(api->store);
+	int err;
+
+	if (request->if_none_match != NULL &&
+	    etag_cache_lookup(api->etags, user, listing.with_text, generation, now,
+			      response->etag) &&
+	    etag_matches(request->if_none_match, response->etag)) {
+		json_decref(listing.tokens);
+		response->status = API_HTTP_NOT_MODIFIED;
+		return;
+	}
+
+	if (listing.tokens == NULL) {
+		api_set_failure(response, -ENOMEM);
+		return;
+	}
+	err = store_token_list(api->store, user, now, api_list_one, &listing);
+	if (err < 0) {
+		json_decref(listing.tokens);
+		api_set_failure(response, err);
+		return;
+	}
+	api_set_json(response, API_HTTP_OK, json_pack("{s:o}", "tokens", listing.tokens));
+	if (response->body == NULL ||
+	    etag_compute(response->body, strlen(response->body), response->etag) < 0) {
+		response->etag[0] = '\0';
+		return;
+	}
+	etag_cache_store(api->etags, user, listing.with_text, generation, listing.earliest_expiry,
+			 response->etag);
+	if (request->if_none_match != NULL &&
+	    etag_matches(request->if_none_match, response->etag)) {
+		secret_free(response->body);
+		response->body = NULL;
+		response->status = API_HTTP_NOT_MODIFIED;
+	}
+}
+
+/* The duration of a POST /tokens body; -EINVAL with the reason in message for a 400. */
+static int api_parse_duration(struct api *api, const struct api_request *request, int64_t *duration,
+			      char *message, size_t size)
+{
+	json_error_t error;
+	json_t *body, *value;
+	int err = 0;
+
+	*duration = API_DEFAULT_DURATION;
+	if (request->body_length == 0)
+		return 0;
+	body = json_loadb(request->body, request->body_length, JSON_REJECT_DUPLICATES, &error);
+	if (body == NULL) {
+		snprintf(message, size, "malformed JSON body: %s", error.text);
+		return -EINVAL;
+	}
+	if (!json_is_object(body)) {
+		snprintf(message, size, "the body must be a JSON object");
+		err = -EINVAL;
+		goto out;
+	}
+	value = json_object_get(body, "duration");
+	if (value == NULL)
+		goto out;
+	if (!json_is_integer(value) || json_integer_value(value) < 1 ||
+	    json_integer_value(value) > api->max_duration) {
+		snprintf(message, size, "duration must be a whole number of seconds from 1 to %lld",
+			 (long long)api->max_duration);
+		err = -EINVAL;
+		goto out;
+	}
+	*duration = json_integer_value(value);
+out:
+	json_decref(body);
+	return err;
+}
+
+static bool api_idempotency_key_is_valid(const char *key)
+{
+	size_t length = strlen(key);
+
+	if (length == 0 || length > API_IDEMPOTENCY_KEY_MAX)
+		return false;
+	for (size_t i = 0; i < length; i++)
+		if (key[i] < 0x21 || key[i] > 0x7e)
+			return false;
+	return true;
+}
+
+int api_make_token(struct api *api, const char *user, int64_t now, int64_t duration,
+		   const char *idempotency_key, struct store_token *token, bool *existing)
+{
+	char *text = NULL;
+	int err;
+
+	err = signer_sign(api->signer, user, now, now + duration, &text);
+	if (err < 0)
+		return err;
+	err = token_id_compute(text, strlen(text), token->id);
+	if (err < 0)
+		goto out;
+	token->text = text;
+	token->created = now;
+	token->expires = now + duration;
+	err = store_token_insert(api->store, user, token, idempotency_key,
+				 now - API_IDEMPOTENCY_SECONDS, existing);
+	if (err == 0 && !*existing)
+		return 0;
+out:
+	/* Not stored, or an earlier token stands in its place. */
+	secret_free(text);
+	if (err < 0)
+		token->text = NULL;
+	return err;
+}
+
+static void api_create(struct api *api, const struct api_request *request, const char *id,
+		       struct api_response *response)
+{
+	char message[256];
+	struct store_token token;
+	int64_t duration;
+	bool existing;
+	int err;
+
+	if (api_parse_duration(api, request, &duration, message, sizeof(message)) < 0) {
+		api_set_error(response, API_HTTP_BAD_REQUEST, message);
+		return;
+	}
+	if (request->idempotency_key != NULL &&
+	    !api_idempotency_key_is_valid(request->idempotency_key)) {
+		api_set_error(response, API_HTTP_BAD_REQUEST,
+			      "Idempotency-Key must be 1 to 255 printable characters");
+		return;
+	}
+	err = api_make_token(api, response->user, time(NULL), duration, request->idempotency_key,
+			     &token, &existing);
+	if (err < 0) {
+		api_set_failure(response, err);
+		return;
+	}
+	api_set_json(response, existing ? API_HTTP_OK : API_HTTP_CREATED,
+		     api_token_json(&token, true));
+	secret_free((char *)token.text);
+}
+
+static void api_get(struct api *api, const struct api_request *request, const char *id,
+		    struct api_response *response)
+{
+	struct store_token token;
+	int err;
+
+	err = store_token_get(api->store, response->user, id, time(NULL), &token);
+	if (err < 0) {
+		api_set_failure(response, err);
+		return;
+	}
+	api_set_json(response, API_HTTP_OK, api_token_json(&token, true));
+	secret_free((char *)token.text);
+}
+
+static void api_revoke(struct api *api, const struct api_request *request, const char *id,
+		       struct api_response *response)
+{
+	int err = store_token_revoke(api->store, response->user, id, time(NULL));
+
+	if (err < 0) {
+		api_set_failure(response, err);
+		return;
+	}
+	auth_forget_token(api->auth, id);
+	api_set_json(response, API_HTTP_OK, json_object());
+}
+
+static void api_purge(struct api *api, const struct api_request *request, const char *id,
+		      struct api_response *response)
+{
+	int err = store_token_purge(api->store, response->user, time(NULL));
+
+	if (err < 0) {
+		api_set_failure(response, err);
+		return;
+	}
+	auth_forget_user(api->auth, response->user);
+	api_set_json(response, API_HTTP_OK, json_object());
+}
+
+static const struct api_route api_routes[] = {
+    {"/tokens", false, api_list, api_create, "GET, HEAD, POST"},
+    {"/token/", true, api_get, NULL, "GET, HEAD"},
+    {"/revoke/", true, NULL, api_revoke, "POST"},
+    {"/purge", false, NULL, api_purge, "POST"},
+};
+
+/* The route of path; *id points into path after a prefix route. */
+static const struct api_route *api_find_route(const char *path, const char **id)
+{
+	for (size_t i = 0; i < sizeof(api_routes) / sizeof(api_routes[0]); i++) {
+		const struct api_route *route = &api_routes[i];
+		size_t length = strlen(route->path);
+
+		if (route->takes_id && strncmp(path, route->path, length) == 0) {
+			*id = path + length;
+			return route;
+		}
+		if (!route->takes_id && strcmp(path, route->path) == 0) {
+			*id = NULL;
+			return route;
+		}
+	}
+	return NULL;
+}
+
+void api_handle(struct api *api, const struct api_request *request, struct api_response *response)
+{
+	struct auth_session session;
+	const struct api_route *route;
+	api_handler handler = NULL;
+	const char *id;
+	int err;
+
+	memset(response, 0, sizeof(*response));
+	route = api_find_route(request->path, &id);
+	if (route == NULL) {
+		api_set_error(response, API_HTTP_NOT_FOUND, "no such path");
+		return;
+	}
+	if (strcmp(request->method, "GET") == 0 || strcmp(request->method, "HEAD") == 0)
+		handler = route->get;
+	else if (strcmp(request->method, "POST") == 0)
+		handler = route->post;
+	if (handler == NULL) {
+		response->allow = route->allow;
+		api_set_error(response, API_HTTP_NOT_ALLOWED, "method not allowed");
+		return;
+	}
+
+	err = auth_check(api->auth, request->authorization, time(NULL), &session);
+	if (err == -EACCES) {
+		api_set_error(response, API_HTTP_UNAUTHORIZED, "wrong authorization token");
+		return;
+	}
+	if (err < 0) {
+		api_set_failure(response, err);
+		return;
+	}
+	response->authenticated = true;
+	strcpy(response->user, session.user);
+	ratelimit_take(session.window, api->rate_limit, time(NULL), &response->rate);
+	if (!response->rate.allowed) {
+		api_set_error(response, API_HTTP_FORBIDDEN, "rate limit exceeded");
+		return;
+	}
+
+	if (route->takes_id && !token_id_is_valid(id)) {
+		api_set_error(response, API_HTTP_BAD_REQUEST, "invalid token id");
+		return;
+	}
+	handler(api, request, id, response);
+}
+
+bool api_user_name_is_valid(const char *name)
+{
+	size_t length = strlen(name);
+
+	if (length == 0 || length > SIGNER_USER_MAX)
+		return false;
+	for (size_t i = 0; i < length; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
+		      (name[i] >= '0' && name[i] <= '9') || strchr("._@+-", name[i]) != NULL))
+			return false;
+	return true;
+}

@@ -1,0 +1,74 @@
+/*
+ * The token API of SPEC section 3, apart from HTTP: routes a request,
+ * authenticates it, counts it against the rate limit, and produces the
+ * status and JSON body. server.c carries it over libmicrohttpd.
+ */
+#ifndef RR_TOKEND_API_H
+#define RR_TOKEND_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth.h"
+#include "etag.h"
+#include "ratelimit.h"
+#include "signer.h"
+#include "store.h"
+
+/* The default of POST /tokens without a duration, and of --add-user. */
+#define API_DEFAULT_DURATION (24 * 3600)
+
+struct api {
+	struct store *store;
+	struct signer *signer;
+	struct auth *auth;
+	struct etag_cache *etags;
+	long rate_limit;
+	int64_t max_duration;
+};
+
+/* Header and query values are NULL when absent. */
+struct api_request {
+	const char *method;
+	const char *path;
+	const char *authorization;
+	const char *if_none_match;
+	const char *idempotency_key;
+	const char *with_token;
+	const char *body;
+	size_t body_length;
+};
+
+struct api_response {
+	unsigned int status;
+	/* JSON, or NULL for no body; may hold token text, so freed with secret_free. */
+	char *body;
+	/* The Allow header of a 405. */
+	const char *allow;
+	/* The ETag header, "" for none. */
+	char etag[ETAG_SIZE];
+	/* Set once the bearer token was accepted; then rate holds the X-RateLimit-* values. */
+	bool authenticated;
+	char user[SIGNER_USER_MAX + 1];
+	struct ratelimit_state rate;
+};
+
+void api_handle(struct api *api, const struct api_request *request, struct api_response *response);
+
+/* Fills response with status and the body {"error_message": message}. */
+void api_set_error(struct api_response *response, unsigned int status, const char *message);
+
+/*
+ * Makes a token for user valid for duration seconds from now and stores it.
+ * With an idempotency_key this user used in the last 24 h, *existing is set
+ * and the earlier token is returned instead. token->text is freed with
+ * secret_free.
+ */
+int api_make_token(struct api *api, const char *user, int64_t now, int64_t duration,
+		   const char *idempotency_key, struct store_token *token, bool *existing);
+
+/* User names: 1 to SIGNER_USER_MAX of letters, digits and . _ @ + - */
+bool api_user_name_is_valid(const char *name);
+
+#endif

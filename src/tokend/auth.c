@@ -1,0 +1,218 @@
+/* Bearer token checks with a table of verified tokens; see auth.h. */
+#include "auth.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "secret.h"
+
+#define AUTH_BUCKETS	   1024
+#define AUTH_BEARER_PREFIX "Bearer "
+/* Far above any token we sign; a longer header is not worth an RSA check. */
+#define AUTH_TOKEN_LENGTH_MAX 4096
+
+/* Entries are only marked revoked, never freed before auth_free, so that
+ * sessions may keep pointing at their rate-limit window. */
+struct auth_entry {
+	struct auth_entry *next;
+	char id[TOKEN_ID_LENGTH + 1];
+	char user[SIGNER_USER_MAX + 1];
+	int64_t expires;
+	bool revoked;
+	struct ratelimit_window window;
+};
+
+struct auth {
+	struct store *store;
+	struct signer *signer;
+	pthread_rwlock_t lock;
+	struct auth_entry *buckets[AUTH_BUCKETS];
+};
+
+int auth_new(struct store *store, struct signer *signer, struct auth **result)
+{
+	struct auth *auth = calloc(1, sizeof(*auth));
+
+	if (auth == NULL)
+		return -ENOMEM;
+	auth->store = store;
+	auth->signer = signer;
+	pthread_rwlock_init(&auth->lock, NULL);
+	*result = auth;
+	return 0;
+}
+
+void auth_free(struct auth *auth)
+{
+	if (auth == NULL)
+		return;
+	for (size_t i = 0; i < AUTH_BUCKETS; i++) {
+		struct auth_entry *entry = auth->buckets[i];
+
+		while (entry != NULL) {
+			struct auth_entry *next = entry->next;
+
+			ratelimit_destroy(&entry->window);
+			free(entry);
+			entry = next;
+		}
+	}
+	pthread_rwlock_destroy(&auth->lock);
+	free(auth);
+}
+
+/* Ids are SHA-256 digests in hex, so their first digits spread evenly. */
+static struct auth_entry **auth_bucket(struct auth *auth, const char *id)
+{
+	size_t index = 0;
+
+	for (int i = 0; i < 3; i++)
+		index = index * 16 + (size_t)(id[i] <= '9' ? id[i] - '0' : id[i] - 'a' + 10);
+	return &auth->buckets[index % AUTH_BUCKETS];
+}
+
+/* The caller holds auth->lock. */
+static struct auth_entry *auth_find(struct auth *auth, const char *id)
+{
+	for (struct auth_entry *entry = *auth_bucket(auth, id); entry != NULL; entry = entry->next)
+		if (strcmp(entry->id, id) == 0)
+			return entry;
+	return NULL;
+}
+
+/* The token in "Bearer TOKEN", surrounding white space ignored; NULL when malformed. */
+static char *auth_bearer_token(const char *authorization)
+{
+	const char *start, *end;
+
+	if (authorization == NULL ||
+	    strncasecmp(authorization, AUTH_BEARER_PREFIX, strlen(AUTH_BEARER_PREFIX)) != 0)
+		return NULL;
+	start = authorization + strlen(AUTH_BEARER_PREFIX);
+	while (*start == ' ' || *start == '\t')
+		start++;
+	end = start + strlen(start);
+	while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	if (end == start || end - start > AUTH_TOKEN_LENGTH_MAX)
+		return NULL;
+	return secret_dup(start, (size_t)(end - start));
+}
+
+/*
+ * A token not in the table: verify it, then look it up in the database and
+ * enter it. The lookup happens under the write lock so that a revocation
+ * committed meanwhile cannot slip between the two: auth_forget_* waits for
+ * the entry and marks it.
+ */
+static int auth_admit(struct auth *auth, const char *text, const char *id, int64_t now)
+{
+	char user[SIGNER_USER_MAX + 1];
+	struct auth_entry *entry = NULL, **bucket;
+	char *owner = NULL;
+	int64_t expires;
+	bool revoked;
+	int err;
+
+	if (signer_verify(auth->signer, text, now, user) < 0)
+		return -EACCES;
+
+	pthread_rwlock_wrlock(&auth->lock);
+	if (auth_find(auth, id) != NULL) {
+		err = 0;
+		goto out;
+	}
+	err = store_token_owner(auth->store, id, &owner, &expires, &revoked);
+	if (err == -ENOENT || (err == 0 && strcmp(owner, user) != 0))
+		err = -EACCES;
+	if (err < 0)
+		goto out;
+	entry = calloc(1, sizeof(*entry));
+	if (entry == NULL) {
+		err = -ENOMEM;
+		goto out;
+	}
+	strcpy(entry->id, id);
+	strcpy(entry->user, user);
+	entry->expires = expires;
+	entry->revoked = revoked;
+	ratelimit_init(&entry->window);
+	bucket = auth_bucket(auth, id);
+	entry->next = *bucket;
+	*bucket = entry;
+out:
+	pthread_rwlock_unlock(&auth->lock);
+	free(owner);
+	return err;
+}
+
+/* 1 when id is in the table (then session is filled or -EACCES returned), 0 when not. */
+static int auth_lookup(struct auth *auth, const char *id, int64_t now, struct auth_session *session)
+{
+	struct auth_entry *entry;
+	int result = 0;
+
+	pthread_rwlock_rdlock(&auth->lock);
+	entry = auth_find(auth, id);
+	if (entry != NULL) {
+		if (entry->revoked || entry->expires <= now) {
+			result = -EACCES;
+		} else {
+			strcpy(session->user, entry->user);
+			strcpy(session->id, entry->id);
+			session->window = &entry->window;
+			result = 1;
+		}
+	}
+	pthread_rwlock_unlock(&auth->lock);
+	return result;
+}
+
+int auth_check(struct auth *auth, const char *authorization, int64_t now,
+	       struct auth_session *session)
+{
+	char id[TOKEN_ID_LENGTH + 1];
+	char *text = auth_bearer_token(authorization);
+	int err;
+
+	if (text == NULL)
+		return -EACCES;
+	err = token_id_compute(text, strlen(text), id);
+	if (err < 0)
+		goto out;
+	err = auth_lookup(auth, id, now, session);
+	if (err != 0)
+		goto out;
+	err = auth_admit(auth, text, id, now);
+	if (err < 0)
+		goto out;
+	err = auth_lookup(auth, id, now, session);
+out:
+	secret_free(text);
+	return err < 0 ? err : 0;
+}
+
+void auth_forget_token(struct auth *auth, const char *id)
+{
+	struct auth_entry *entry;
+
+	pthread_rwlock_wrlock(&auth->lock);
+	entry = auth_find(auth, id);
+	if (entry != NULL)
+		entry->revoked = true;
+	pthread_rwlock_unlock(&auth->lock);
+}
+
+void auth_forget_user(struct auth *auth, const char *user)
+{
+	pthread_rwlock_wrlock(&auth->lock);
+	for (size_t i = 0; i < AUTH_BUCKETS; i++)
+		for (struct auth_entry *entry = auth->buckets[i]; entry != NULL;
+		     entry = entry->next)
+			if (strcmp(entry->user, user) == 0)
+				entry->revoked = true;
+	pthread_rwlock_unlock(&auth->lock);
+}

@@ -1,0 +1,279 @@
+/*
+ * rerobots-tokend: the reference token service of SPEC section 4.
+ *
+ *     $ rerobots-tokend --data ~/tokend --add-user alice
+ *     eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9...
+ *     $ rerobots-tokend --data ~/tokend --listen 127.0.0.1:8080
+ *     rerobots-tokend: listening on http://127.0.0.1:8080
+ *
+ * This file reads the command line, bootstraps users, and runs the service
+ * until SIGINT or SIGTERM.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <malloc.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "api.h"
+#include "duration.h"
+#include "log.h"
+#include "secret.h"
+#include "server.h"
+
+#define MAIN_EXIT_USAGE		  2
+#define MAIN_DEFAULT_MAX_DURATION (365 * 24 * 3600)
+#define MAIN_DEFAULT_RATE_LIMIT	  3600
+
+struct main_options {
+	const char *data_dir;
+	const char *add_user;
+	int64_t duration;
+	int64_t max_duration;
+	long rate_limit;
+	bool duration_given;
+	struct server_options server;
+};
+
+static const char main_usage[] =
+    "usage: rerobots-tokend --data DIR --listen HOST:PORT [--rate-limit N]\n"
+    "                       [--max-duration D] [--tls-cert FILE --tls-key FILE]\n"
+    "       rerobots-tokend --data DIR --add-user NAME [--duration D]\n"
+    "\n"
+    "Serves the rerobots token API (v1) from the state in DIR, or makes a token\n"
+    "for NAME and prints it. Durations are like 90s, 1h30m, 7d, 2w.\n"
+    "\n"
+    "  --data DIR          state: tokens.db and signing-key.pem (created where missing)\n"
+    "  --listen HOST:PORT  address to serve on; port 0 picks a free one\n"
+    "  --add-user NAME     make a token for NAME, print it and exit\n"
+    "  --duration D        validity of the --add-user token (default 24h)\n"
+    "  --max-duration D    longest validity a client may ask for (default 365d)\n"
+    "  --rate-limit N      requests per hour per token (default 3600)\n"
+    "  --tls-cert FILE     serve HTTPS with this certificate (PEM)...\n"
+    "  --tls-key FILE      ...and this private key (PEM)\n"
+    "  -h, --help          show this help\n";
+
+/* One line on stderr and exit status 2, as for any bad command line. */
+__attribute__((noreturn, format(printf, 1, 2))) static void main_usage_error(const char *format,
+									     ...)
+{
+	char message[512];
+	va_list arguments;
+
+	va_start(arguments, format);
+	vsnprintf(message, sizeof(message), format, arguments);
+	va_end(arguments);
+	fprintf(stderr, "rerobots-tokend: %s (see --help)\n", message);
+	exit(MAIN_EXIT_USAGE);
+}
+
+static int64_t main_parse_duration(const char *option, const char *text)
+{
+	int64_t seconds;
+
+	if (duration_parse(text, &seconds) < 0)
+		main_usage_error("%s %s: not a duration like 90s, 1h30m, 7d or 2w", option, text);
+	return seconds;
+}
+
+static long main_parse_rate_limit(const char *text)
+{
+	char *end;
+	long value;
+
+	errno = 0;
+	value = strtol(text, &end, 10);
+	if (errno != 0 || end == text || *end != '\0' || value < 1)
+		main_usage_error("--rate-limit %s: not a positive whole number", text);
+	return value;
+}
+
+static void main_parse(int argc, char **argv, struct main_options *options)
+{
+	enum {
+		DATA = 256,
+		LISTEN,
+		ADD_USER,
+		DURATION,
+		MAX_DURATION,
+		RATE_LIMIT,
+		TLS_CERT,
+		TLS_KEY
+	};
+	static const struct option long_options[] = {
+	    {"data", required_argument, NULL, DATA},
+	    {"listen", required_argument, NULL, LISTEN},
+	    {"add-user", required_argument, NULL, ADD_USER},
+	    {"duration", required_argument, NULL, DURATION},
+	    {"max-duration", required_argument, NULL, MAX_DURATION},
+	    {"rate-limit", required_argument, NULL, RATE_LIMIT},
+	    {"tls-cert", required_argument, NULL, TLS_CERT},
+	    {"tls-key", required_argument, NULL, TLS_KEY},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	int option;
+
+	*options = (struct main_options){
+	    .duration = API_DEFAULT_DURATION,
+	    .max_duration = MAIN_DEFAULT_MAX_DURATION,
+	    .rate_limit = MAIN_DEFAULT_RATE_LIMIT,
+	};
+	opterr = 0;
+	while ((option = getopt_long(argc, argv, ":h", long_options, NULL)) != -1) {
+		switch (option) {
+		case DATA:
+			options->data_dir = optarg;
+			break;
+		case LISTEN:
+			options->server.listen = optarg;
+			break;
+		case ADD_USER:
+			options->add_user = optarg;
+			break;
+		case DURATION:
+			options->duration = main_parse_duration("--duration", optarg);
+			options->duration_given = true;
+			break;
+		case MAX_DURATION:
+			options->max_duration = main_parse_duration("--max-duration", optarg);
+			break;
+		case RATE_LIMIT:
+			options->rate_limit = main_parse_rate_limit(optarg);
+			break;
+		case TLS_CERT:
+			options->server.tls_cert = optarg;
+			break;
+		case TLS_KEY:
+			options->server.tls_key = optarg;
+			break;
+		case 'h':
+			fputs(main_usage, stdout);
+			exit(0);
+		case ':':
+			main_usage_error("%s needs a value", argv[optind - 1]);
+		default:
+			main_usage_error("unknown option %s", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		main_usage_error("unexpected argument %s", argv[optind]);
+	if (options->data_dir == NULL)
+		main_usage_error("--data DIR is required");
+	if ((options->add_user == NULL) == (options->server.listen == NULL))
+		main_usage_error("give either --listen HOST:PORT or --add-user NAME");
+	if (options->add_user != NULL && !api_user_name_is_valid(options->add_user))
+		main_usage_error("--add-user %s: a name is 1 to %d letters, digits or . _ @ + -",
+				 options->add_user, SIGNER_USER_MAX);
+	if (options->duration_given && options->add_user == NULL)
+		main_usage_error("--duration is for --add-user; clients choose their own");
+	if (options->duration > options->max_duration)
+		main_usage_error("--duration is longer than --max-duration");
+	if ((options->server.tls_cert == NULL) != (options->server.tls_key == NULL))
+		main_usage_error("--tls-cert and --tls-key go together");
+}
+
+/*
+ * jansson holds token text while building responses; wiping each block it
+ * frees keeps that text out of reused heap memory, as secret_free does for
+ * our own buffers.
+ */
+static void main_json_free(void *block)
+{
+	if (block == NULL)
+		return;
+	explicit_bzero(block, malloc_usable_size(block));
+	free(block);
+}
+
+static int main_make_data_dir(const char *dir)
+{
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		log_error("%s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int main_add_user(struct api *api, const struct main_options *options)
+{
+	struct store_token token;
+	bool existing;
+	int err;
+
+	err = api_make_token(api, options->add_user, time(NULL), options->duration, NULL, &token,
+			     &existing);
+	if (err < 0) {
+		log_error("cannot make a token for %s", options->add_user);
+		return err;
+	}
+	printf("%s\n", token.text);
+	secret_free((char *)token.text);
+	return fflush(stdout) == 0 ? 0 : -EIO;
+}
+
+/* Serves until SIGINT or SIGTERM, which the threads never see: they are
+ * blocked before libmicrohttpd starts its threads, and taken here. */
+static int main_serve(struct api *api, const struct main_options *options)
+{
+	struct server *server = NULL;
+	sigset_t signals;
+	int signal_number, err;
+
+	err = auth_new(api->store, api->signer, &api->auth);
+	if (err == 0)
+		err = etag_cache_new(&api->etags);
+	if (err == 0)
+		err = store_watch_start(api->store);
+	if (err < 0)
+		goto out;
+
+	sigemptyset(&signals);
+	sigaddset(&signals, SIGINT);
+	sigaddset(&signals, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &signals, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	err = server_start(api, &options->server, &server);
+	if (err < 0)
+		goto out;
+	sigwait(&signals, &signal_number);
+	log_info("shutting down on %s", strsignal(signal_number));
+	server_stop(server);
+out:
+	etag_cache_free(api->etags);
+	auth_free(api->auth);
+	return err;
+}
+
+int main(int argc, char **argv)
+{
+	struct main_options options;
+	struct api api = {0};
+	int err;
+
+	log_init("rerobots-tokend", false);
+	main_parse(argc, argv, &options);
+	umask(077);
+	json_set_alloc_funcs(malloc, main_json_free);
+
+	api.rate_limit = options.rate_limit;
+	api.max_duration = options.max_duration;
+	err = main_make_data_dir(options.data_dir);
+	if (err == 0)
+		err = store_open(options.data_dir, &api.store);
+	if (err == 0)
+		err = signer_open(options.data_dir, &api.signer);
+	if (err == 0)
+		err = options.add_user != NULL ? main_add_user(&api, &options)
+					       : main_serve(&api, &options);
+	signer_close(api.signer);
+	store_close(api.store);
+	return err < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}

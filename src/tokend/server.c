@@ -1,0 +1,465 @@
+/*
+ * libmicrohttpd glue; see server.h.
+ *
+ *     $ rerobots-tokend --data /var/lib/rerobots-tokend --listen 127.0.0.1:8080
+ *     rerobots-tokend: listening on http://127.0.0.1:8080
+ *     rerobots-tokend: connection 1 accepted
+ *     rerobots-tokend: GET /tokens 200 alice 0.4ms conn=1
+ *
+ * A request's life: server_begin_request (MHD's URI log callback) makes its
+ * context and the loggable copy of the URI, server_handle is called once
+ * for the headers, once per piece of body and once more to answer, and
+ * server_end_request frees the context.
+ */
+#include "server.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "log.h"
+#include "secret.h"
+
+#define SERVER_THREADS_MIN	      2
+#define SERVER_THREADS_MAX	      8
+#define SERVER_IDLE_TIMEOUT	      30
+#define SERVER_LOG_URI_MAX	      512
+#define SERVER_LOG_METHOD_MAX	      16
+#define SERVER_HOST_MAX		      256
+#define SERVER_HTTP_CONTENT_TOO_LARGE 413
+#define SERVER_REDACTED		      "[redacted]"
+
+struct server {
+	struct api *api;
+	struct MHD_Daemon *daemon;
+	_Atomic unsigned long connections;
+	char *tls_cert;
+	char *tls_key;
+};
+
+struct server_request {
+	struct timespec start;
+	bool headers_seen;
+	bool too_large;
+	char *body;
+	size_t body_length;
+	char log_uri[SERVER_LOG_URI_MAX + sizeof(SERVER_REDACTED) + 4];
+};
+
+static bool server_is_jwt_character(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '_' || c == '.';
+}
+
+/*
+ * The URI as the log shows it: one word of printable characters, cut at
+ * SERVER_LOG_URI_MAX, and with anything shaped like a JWT (its base64url
+ * header always starts "eyJ", for '{"') replaced, so that a token sent in a
+ * path or query by mistake never reaches the log.
+ */
+static void server_log_uri(const char *uri, char *out)
+{
+	size_t length = 0;
+
+	while (*uri != '\0' && length < SERVER_LOG_URI_MAX) {
+		if (strncmp(uri, "eyJ", 3) == 0) {
+			memcpy(out + length, SERVER_REDACTED, strlen(SERVER_REDACTED));
+			length += strlen(SERVER_REDACTED);
+			while (server_is_jwt_character(*uri))
+				uri++;
+			continue;
+		}
+		out[length++] = (*uri > 0x20 && *uri < 0x7f) ? *uri : '?';
+		uri++;
+	}
+	if (*uri != '\0') {
+		memcpy(out + length, "...", 3);
+		length += 3;
+	}
+	out[length] = '\0';
+}
+
+static void *server_begin_request(void *cls, const char *uri, struct MHD_Connection *connection)
+{
+	struct server_request *request = calloc(1, sizeof(*request));
+
+	if (request == NULL)
+		return NULL;
+	clock_gettime(CLOCK_MONOTONIC, &request->start);
+	server_log_uri(uri, request->log_uri);
+	return request;
+}
+
+static void server_end_request(void *cls, struct MHD_Connection *connection, void **req_cls,
+			       enum MHD_RequestTerminationCode code)
+{
+	struct server_request *request = *req_cls;
+
+	if (request == NULL)
+		return;
+	free(request->body);
+	free(request);
+	*req_cls = NULL;
+}
+
+static void server_notify_connection(void *cls, struct MHD_Connection *connection,
+				     void **socket_context,
+				     enum MHD_ConnectionNotificationCode code)
+{
+	struct server *server = cls;
+	unsigned long number;
+
+	if (code != MHD_CONNECTION_NOTIFY_STARTED)
+		return;
+	number = ++server->connections;
+	*socket_context = (void *)(uintptr_t)number;
+	log_info("connection %lu accepted", number);
+}
+
+static unsigned long server_connection_number(struct MHD_Connection *connection)
+{
+	const union MHD_ConnectionInfo *info =
+	    MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return info == NULL ? 0 : (unsigned long)(uintptr_t)info->socket_context;
+}
+
+static void server_log_request(struct MHD_Connection *connection,
+			       const struct server_request *request, const char *method,
+			       const struct api_response *response)
+{
+	char safe_method[SERVER_LOG_METHOD_MAX + 1];
+	struct timespec now;
+	double milliseconds;
+	size_t i;
+
+	for (i = 0; method[i] != '\0' && i < SERVER_LOG_METHOD_MAX; i++)
+		safe_method[i] = (method[i] > 0x20 && method[i] < 0x7f) ? method[i] : '?';
+	safe_method[i] = '\0';
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	milliseconds = (double)(now.tv_sec - request->start.tv_sec) * 1e3 +
+		       (double)(now.tv_nsec - request->start.tv_nsec) / 1e6;
+	log_info("%s %s %u %s %.1fms conn=%lu", safe_method, request->log_uri, response->status,
+		 response->authenticated ? response->user : "-", milliseconds,
+		 server_connection_number(connection));
+}
+
+static void server_free_body(void *body)
+{
+	secret_free(body);
+}
+
+static bool server_add_headers(struct MHD_Response *reply, const struct api_response *response)
+{
+	char number[32];
+	bool ok = true;
+
+	if (response->body != NULL)
+		ok &= MHD_add_response_header(reply, "Content-Type", "application/json") == MHD_YES;
+	if (response->etag[0] != '\0')
+		ok &= MHD_add_response_header(reply, "ETag", response->etag) == MHD_YES;
+	if (response->allow != NULL)
+		ok &= MHD_add_response_header(reply, "Allow", response->allow) == MHD_YES;
+	if (response->authenticated) {
+		snprintf(number, sizeof(number), "%ld", response->rate.limit);
+		ok &= MHD_add_response_header(reply, "X-RateLimit-Limit", number) == MHD_YES;
+		snprintf(number, sizeof(number), "%ld", response->rate.remaining);
+		ok &= MHD_add_response_header(reply, "X-RateLimit-Remaining", number) == MHD_YES;
+		snprintf(number, sizeof(number), "%lld", (long long)response->rate.reset);
+		ok &= MHD_add_response_header(reply, "X-RateLimit-Reset", number) == MHD_YES;
+	}
+	return ok;
+}
+
+/* Queues the response and logs the request; takes the body. */
+static enum MHD_Result server_respond(struct MHD_Connection *connection,
+				      const struct server_request *request, const char *method,
+				      struct api_response *response)
+{
+	struct MHD_Response *reply;
+	enum MHD_Result result = MHD_NO;
+
+	if (response->body != NULL)
+		reply = MHD_create_response_from_buffer_with_free_callback(
+		    strlen(response->body), response->body, server_free_body);
+	else
+		reply = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	if (reply == NULL) {
+		secret_free(response->body);
+		return MHD_NO;
+	}
+	if (server_add_headers(reply, response))
+		result = MHD_queue_response(connection, response->status, reply);
+	MHD_destroy_response(reply);
+	server_log_request(connection, request, method, response);
+	return result;
+}
+
+static const char *server_header(struct MHD_Connection *connection, const char *name)
+{
+	return MHD_lookup_connection_value(connection, MHD_HEADER_KIND, name);
+}
+
+/* A declared body over the limit is refused before it is read. */
+static bool server_declares_too_large(struct MHD_Connection *connection)
+{
+	const char *length = server_header(connection, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	return length != NULL && strtoull(length, NULL, 10) > SERVER_BODY_MAX;
+}
+
+/* Keeps a piece of body, or only counts it once the body is over the limit. */
+static bool server_take_body(struct server_request *request, const char *data, size_t size)
+{
+	char *grown;
+
+	if (request->too_large || request->body_length + size > SERVER_BODY_MAX) {
+		request->too_large = true;
+		return true;
+	}
+	grown = realloc(request->body, request->body_length + size);
+	if (grown == NULL)
+		return false;
+	memcpy(grown + request->body_length, data, size);
+	request->body = grown;
+	request->body_length += size;
+	return true;
+}
+
+static enum MHD_Result server_handle(void *cls, struct MHD_Connection *connection, const char *url,
+				     const char *method, const char *version,
+				     const char *upload_data, size_t *upload_data_size,
+				     void **req_cls)
+{
+	struct server *server = cls;
+	struct server_request *request = *req_cls;
+	struct api_response response;
+	struct api_request api_request;
+
+	if (request == NULL)
+		return MHD_NO;
+	if (!request->headers_seen) {
+		request->headers_seen = true;
+		if (!server_declares_too_large(connection))
+			return MHD_YES;
+		request->too_large = true;
+	}
+	if (*upload_data_size != 0 && !request->too_large) {
+		if (!server_take_body(request, upload_data, *upload_data_size))
+			return MHD_NO;
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (request->too_large) {
+		/* Whatever is still unread is discarded with the connection. */
+		*upload_data_size = 0;
+		memset(&response, 0, sizeof(response));
+		api_set_error(&response, SERVER_HTTP_CONTENT_TOO_LARGE, "the body is over 64 KiB");
+		return server_respond(connection, request, method, &response);
+	}
+
+	api_request = (struct api_request){
+	    .method = method,
+	    .path = url,
+	    .authorization = server_header(connection, MHD_HTTP_HEADER_AUTHORIZATION),
+	    .if_none_match = server_header(connection, MHD_HTTP_HEADER_IF_NONE_MATCH),
+	    .idempotency_key = server_header(connection, "Idempotency-Key"),
+	    .with_token =
+		MHD_lookup_connection_value(connection, MHD_GET_ARGUMENT_KIND, "with_token"),
+	    .body = request->body,
+	    .body_length = request->body_length,
+	};
+	api_handle(server->api, &api_request, &response);
+	return server_respond(connection, request, method, &response);
+}
+
+__attribute__((format(printf, 2, 0))) static void server_log_library(void *cls, const char *format,
+								     va_list arguments)
+{
+	char message[512];
+	size_t length;
+
+	vsnprintf(message, sizeof(message), format, arguments);
+	length = strlen(message);
+	while (length > 0 && message[length - 1] == '\n')
+		message[--length] = '\0';
+	log_warning("libmicrohttpd: %s", message);
+}
+
+/* Splits "HOST:PORT" or "[HOST]:PORT"; display keeps the brackets for the URL. */
+static int server_split_address(const char *listen, char *host, char *display, char *port)
+{
+	const char *colon;
+	size_t host_length;
+
+	if (listen[0] == '[') {
+		const char *close = strchr(listen, ']');
+
+		if (close == NULL || close[1] != ':')
+			return -EINVAL;
+		host_length = (size_t)(close - listen - 1);
+		if (host_length == 0 || host_length >= SERVER_HOST_MAX)
+			return -EINVAL;
+		memcpy(host, listen + 1, host_length);
+		host[host_length] = '\0';
+		snprintf(display, SERVER_HOST_MAX + 2, "[%s]", host);
+		colon = close + 1;
+	} else {
+		colon = strrchr(listen, ':');
+		if (colon == NULL || colon == listen ||
+		    memchr(listen, ':', (size_t)(colon - listen)))
+			return -EINVAL;
+		host_length = (size_t)(colon - listen);
+		if (host_length >= SERVER_HOST_MAX)
+			return -EINVAL;
+		memcpy(host, listen, host_length);
+		host[host_length] = '\0';
+		strcpy(display, host);
+	}
+	if (colon[1] == '\0' || strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
+	    strlen(colon + 1) > 5 || atoi(colon + 1) > 65535)
+		return -EINVAL;
+	strcpy(port, colon + 1);
+	return 0;
+}
+
+static int server_resolve(const char *listen, struct addrinfo **address, char *display)
+{
+	struct addrinfo hints = {
+	    .ai_family = AF_UNSPEC,
+	    .ai_socktype = SOCK_STREAM,
+	    .ai_flags = AI_PASSIVE | AI_NUMERICSERV,
+	};
+	char host[SERVER_HOST_MAX];
+	char port[8];
+	int rc;
+
+	if (server_split_address(listen, host, display, port) < 0) {
+		log_error("--listen %s: expected HOST:PORT or [IPV6]:PORT", listen);
+		return -EINVAL;
+	}
+	rc = getaddrinfo(host, port, &hints, address);
+	if (rc != 0) {
+		log_error("--listen %s: %s", listen, gai_strerror(rc));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static char *server_read_file(const char *path)
+{
+	FILE *file = fopen(path, "re");
+	char *content = NULL;
+	size_t size = 0;
+
+	if (file == NULL) {
+		log_error("%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (getdelim(&content, &size, '\0', file) < 0) {
+		log_error("%s: cannot read it", path);
+		free(content);
+		content = NULL;
+	}
+	fclose(file);
+	return content;
+}
+
+static unsigned int server_thread_count(void)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (cpus < SERVER_THREADS_MIN)
+		return SERVER_THREADS_MIN;
+	return cpus > SERVER_THREADS_MAX ? SERVER_THREADS_MAX : (unsigned int)cpus;
+}
+
+static int server_load_tls(struct server *server, const struct server_options *options)
+{
+	if (!MHD_is_feature_supported(MHD_FEATURE_TLS)) {
+		log_error("this libmicrohttpd was built without TLS");
+		return -EIO;
+	}
+	server->tls_cert = server_read_file(options->tls_cert);
+	server->tls_key = server_read_file(options->tls_key);
+	return server->tls_cert != NULL && server->tls_key != NULL ? 0 : -EIO;
+}
+
+int server_start(struct api *api, const struct server_options *options, struct server **result)
+{
+	struct server *server = calloc(1, sizeof(*server));
+	char display[SERVER_HOST_MAX + 2];
+	struct addrinfo *address = NULL;
+	const union MHD_DaemonInfo *info;
+	bool tls = options->tls_cert != NULL;
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	int err = -EIO;
+
+	if (server == NULL)
+		return -ENOMEM;
+	server->api = api;
+	err = server_resolve(options->listen, &address, display);
+	if (err < 0)
+		goto out_err;
+	if (tls) {
+		err = server_load_tls(server, options);
+		if (err < 0)
+			goto out_err;
+		flags |= MHD_USE_TLS;
+	}
+	if (address->ai_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+
+	/* Without TLS the list ends at once. */
+	struct MHD_OptionItem tls_options[] = {
+	    {tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, server->tls_cert},
+	    {MHD_OPTION_HTTPS_MEM_KEY, 0, server->tls_key},
+	    {MHD_OPTION_END, 0, NULL},
+	};
+	/* The logger comes first so that no option's complaint bypasses it. */
+	server->daemon = MHD_start_daemon(
+	    flags, 0, NULL, NULL, server_handle, server, MHD_OPTION_EXTERNAL_LOGGER,
+	    server_log_library, server, MHD_OPTION_SOCK_ADDR, address->ai_addr,
+	    MHD_OPTION_THREAD_POOL_SIZE, server_thread_count(), MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned int)SERVER_IDLE_TIMEOUT, MHD_OPTION_URI_LOG_CALLBACK, server_begin_request,
+	    server, MHD_OPTION_NOTIFY_COMPLETED, server_end_request, server,
+	    MHD_OPTION_NOTIFY_CONNECTION, server_notify_connection, server, MHD_OPTION_ARRAY,
+	    tls_options, MHD_OPTION_END);
+	if (server->daemon == NULL) {
+		log_error("cannot listen on %s", options->listen);
+		err = -EIO;
+		goto out_err;
+	}
+	info = MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	log_info("listening on %s://%s:%u", tls ? "https" : "http", display,
+		 info == NULL ? 0 : (unsigned int)info->port);
+	freeaddrinfo(address);
+	*result = server;
+	return 0;
+
+out_err:
+	if (address != NULL)
+		freeaddrinfo(address);
+	server_stop(server);
+	return err;
+}
+
+void server_stop(struct server *server)
+{
+	if (server == NULL)
+		return;
+	if (server->daemon != NULL)
+		MHD_stop_daemon(server->daemon);
+	free(server->tls_cert);
+	secret_free(server->tls_key);
+	free(server);
+}

@@ -1,0 +1,80 @@
+/*
+ * The service's state in DIR/tokens.db: every token ever made (with its text,
+ * which GET /token/ID and ?with_token=1 hand back) and the Idempotency-Key
+ * of each POST /tokens, so that a retried request finds its token after a
+ * restart too.
+ *
+ * One store is shared by all request threads; it serializes them on its own
+ * connection. Functions return 0 or a negative errno: -ENOENT where the
+ * token is not the caller's, -EIO when SQLite failed (already logged).
+ */
+#ifndef RR_TOKEND_STORE_H
+#define RR_TOKEND_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "token_id.h"
+
+struct store;
+
+/* A row of the tokens table; text is only valid where a function says so. */
+struct store_token {
+	char id[TOKEN_ID_LENGTH + 1];
+	const char *text;
+	int64_t created;
+	int64_t expires;
+};
+
+/* Opens (creating where missing) the database in dir, in WAL mode. */
+int store_open(const char *dir, struct store **store);
+
+void store_close(struct store *store);
+
+/*
+ * Stores a new token of user. With an idempotency_key that user already
+ * used since key_since, nothing is stored: *existing becomes true and
+ * token is overwritten with the earlier token, its text a secret_dup copy
+ * the caller frees with secret_free.
+ */
+int store_token_insert(struct store *store, const char *user, struct store_token *token,
+		       const char *idempotency_key, int64_t key_since, bool *existing);
+
+typedef int (*store_token_visitor)(const struct store_token *token, void *context);
+
+/*
+ * Calls visit for each active token of user (not revoked, expiring after
+ * now), oldest first; token->text is valid during the call only. A
+ * non-zero result of visit stops the walk and is returned.
+ */
+int store_token_list(struct store *store, const char *user, int64_t now, store_token_visitor visit,
+		     void *context);
+
+/* Fills token with the active token id of user; its text is a secret_dup copy. */
+int store_token_get(struct store *store, const char *user, const char *id, int64_t now,
+		    struct store_token *token);
+
+/* Who owns token id and whether it is revoked; user is a malloc'd copy. */
+int store_token_owner(struct store *store, const char *id, char **user, int64_t *expires,
+		      bool *revoked);
+
+/* Revokes token id of user; a token already revoked is no error. */
+int store_token_revoke(struct store *store, const char *user, const char *id, int64_t now);
+
+/* Revokes every token of user. */
+int store_token_purge(struct store *store, const char *user, int64_t now);
+
+/*
+ * A number that changes whenever the tokens may have changed, here or by
+ * another process on the same database (--add-user), the latter within
+ * STORE_WATCH_INTERVAL_MS once store_watch_start has run.
+ */
+uint64_t store_generation(struct store *store);
+
+#define STORE_WATCH_INTERVAL_MS 200
+
+int store_watch_start(struct store *store);
+
+void store_watch_stop(struct store *store);
+
+#endif
