@@ -1,0 +1,333 @@
+/*
+ * The token cache. A sorted array rather than a hash table: a listing
+ * arrives whole and is merged in one pass, lookups are a binary search, and
+ * 10,000 entries take about 1 MiB plus their texts (each an exact-size secret
+ * buffer). Inserting one token moves the tail, which only mkdir does.
+ */
+#include "cache.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "secret.h"
+
+/* Beyond this many unclaimed removals the oldest news is not worth the memory. */
+#define CACHE_REMOVED_MAX 100000
+
+void cache_init(struct cache *cache)
+{
+	memset(cache, 0, sizeof(*cache));
+	cache->next_expiry = INT64_MAX;
+}
+
+static void cache_entry_clear(struct cache_entry *entry)
+{
+	secret_free(entry->text);
+	entry->text = NULL;
+	entry->text_length = 0;
+}
+
+void cache_destroy(struct cache *cache)
+{
+	for (size_t i = 0; i < cache->count; i++)
+		cache_entry_clear(&cache->entries[i]);
+	free(cache->entries);
+	free(cache->removed);
+	cache_init(cache);
+}
+
+/* The index of id, or of where it would be inserted; *found says which. */
+static size_t cache_search(const struct cache *cache, const char *id, bool *found)
+{
+	size_t low = 0;
+	size_t high = cache->count;
+
+	while (low < high) {
+		size_t middle = low + (high - low) / 2;
+		int order = memcmp(cache->entries[middle].id, id, RR_TOKEN_ID_LENGTH);
+
+		if (order == 0) {
+			*found = true;
+			return middle;
+		}
+		if (order < 0)
+			low = middle + 1;
+		else
+			high = middle;
+	}
+	*found = false;
+	return low;
+}
+
+struct cache_entry *cache_lookup(const struct cache *cache, const char *id)
+{
+	bool found;
+	size_t index = cache_search(cache, id, &found);
+
+	return found ? &cache->entries[index] : NULL;
+}
+
+static bool cache_reserve_removed(struct cache *cache, size_t more)
+{
+	size_t needed = cache->removed_count + more;
+	size_t capacity = cache->removed_capacity ? cache->removed_capacity : 16;
+	char(*removed)[RR_TOKEN_ID_LENGTH + 1];
+
+	if (needed <= cache->removed_capacity)
+		return true;
+	while (capacity < needed)
+		capacity *= 2;
+	removed = realloc(cache->removed, capacity * sizeof(*removed));
+	if (removed == NULL)
+		return false;
+	cache->removed = removed;
+	cache->removed_capacity = capacity;
+	return true;
+}
+
+static void cache_report_removed(struct cache *cache, const char *id)
+{
+	if (cache->removed_count >= CACHE_REMOVED_MAX || !cache_reserve_removed(cache, 1))
+		return;
+	memcpy(cache->removed[cache->removed_count++], id, RR_TOKEN_ID_LENGTH + 1);
+}
+
+static void cache_update_next_expiry(struct cache *cache)
+{
+	cache->next_expiry = INT64_MAX;
+	for (size_t i = 0; i < cache->count; i++)
+		if (cache->entries[i].expires != 0 &&
+		    cache->entries[i].expires < cache->next_expiry)
+			cache->next_expiry = cache->entries[i].expires;
+}
+
+static void cache_entry_set_text(struct cache_entry *entry, const struct decoded_token *token)
+{
+	if (entry->text != NULL || token->text == NULL || token->text_length > UINT32_MAX)
+		return;
+	/* Out of memory only costs a later request for the text. */
+	entry->text = secret_dup(token->text, token->text_length);
+	if (entry->text != NULL)
+		entry->text_length = (uint32_t)token->text_length;
+}
+
+static void cache_entry_set(struct cache_entry *entry, const struct decoded_token *token,
+			    int64_t now_ms)
+{
+	memcpy(entry->id, token->id, RR_TOKEN_ID_LENGTH + 1);
+	entry->created = token->created;
+	entry->expires = token->expires;
+	entry->verified_ms = now_ms;
+	cache_entry_set_text(entry, token);
+}
+
+int cache_put(struct cache *cache, const struct decoded_token *token, int64_t now_ms)
+{
+	bool found;
+	size_t index = cache_search(cache, token->id, &found);
+
+	if (!found) {
+		if (cache->count == cache->capacity) {
+			size_t capacity = cache->capacity ? cache->capacity * 2 : 16;
+			struct cache_entry *entries =
+			    realloc(cache->entries, capacity * sizeof(*entries));
+
+			if (entries == NULL)
+				return -ENOMEM;
+			cache->entries = entries;
+			cache->capacity = capacity;
+		}
+		memmove(&cache->entries[index + 1], &cache->entries[index],
+			(cache->count - index) * sizeof(*cache->entries));
+		memset(&cache->entries[index], 0, sizeof(*cache->entries));
+		cache->count++;
+	}
+	cache_entry_set(&cache->entries[index], token, now_ms);
+	if (token->expires != 0 && token->expires < cache->next_expiry)
+		cache->next_expiry = token->expires;
+	return 0;
+}
+
+void cache_remove(struct cache *cache, const char *id, bool report)
+{
+	bool found;
+	size_t index = cache_search(cache, id, &found);
+
+	if (!found)
+		return;
+	if (report)
+		cache_report_removed(cache, id);
+	cache_entry_clear(&cache->entries[index]);
+	memmove(&cache->entries[index], &cache->entries[index + 1],
+		(cache->count - index - 1) * sizeof(*cache->entries));
+	cache->count--;
+}
+
+static const struct cache_change *cache_find_change(const struct cache_change *changes,
+						    size_t change_count, const char *id)
+{
+	for (size_t i = 0; i < change_count; i++)
+		if (memcmp(changes[i].id, id, RR_TOKEN_ID_LENGTH) == 0)
+			return &changes[i];
+	return NULL;
+}
+
+/* An entry the cache has and the listing lacks stays only if it was made here meanwhile. */
+static bool cache_keeps_unlisted(const struct cache_change *changes, size_t change_count,
+				 const char *id)
+{
+	const struct cache_change *change = cache_find_change(changes, change_count, id);
+
+	return change != NULL && change->created;
+}
+
+/* A listed token the cache lacks is added unless it was revoked here meanwhile. */
+static bool cache_takes_listed(const struct cache_change *changes, size_t change_count,
+			       const char *id)
+{
+	const struct cache_change *change = cache_find_change(changes, change_count, id);
+
+	return change == NULL || change->created;
+}
+
+int cache_replace(struct cache *cache, const struct decoded_list *list,
+		  const struct cache_change *changes, size_t change_count, int64_t now_ms)
+{
+	size_t capacity = list->count + change_count;
+	struct cache_entry *entries = NULL;
+	size_t gone = 0;
+	size_t cached = 0;
+	size_t listed = 0;
+	size_t count = 0;
+
+	/* First pass: how many entries go, so that the merge below cannot fail half-way. */
+	while (cached < cache->count) {
+		int order = listed < list->count
+				? memcmp(cache->entries[cached].id, list->tokens[listed].id,
+					 RR_TOKEN_ID_LENGTH)
+				: -1;
+
+		if (order < 0 &&
+		    !cache_keeps_unlisted(changes, change_count, cache->entries[cached].id))
+			gone++;
+		if (order <= 0)
+			cached++;
+		if (order >= 0)
+			listed++;
+	}
+	if (capacity > 0) {
+		entries = calloc(capacity, sizeof(*entries));
+		if (entries == NULL)
+			return -ENOMEM;
+	}
+	if (gone > 0 && cache->removed_count + gone <= CACHE_REMOVED_MAX &&
+	    !cache_reserve_removed(cache, gone)) {
+		free(entries);
+		return -ENOMEM;
+	}
+
+	cached = 0;
+	listed = 0;
+	while (cached < cache->count || listed < list->count) {
+		int order;
+
+		if (cached == cache->count)
+			order = 1;
+		else if (listed == list->count)
+			order = -1;
+		else
+			order = memcmp(cache->entries[cached].id, list->tokens[listed].id,
+				       RR_TOKEN_ID_LENGTH);
+
+		if (order == 0) {
+			entries[count] = cache->entries[cached++];
+			cache_entry_set(&entries[count++], &list->tokens[listed++], now_ms);
+		} else if (order < 0) {
+			struct cache_entry *entry = &cache->entries[cached++];
+
+			if (cache_keeps_unlisted(changes, change_count, entry->id)) {
+				entries[count++] = *entry;
+			} else {
+				cache_report_removed(cache, entry->id);
+				cache_entry_clear(entry);
+			}
+		} else {
+			const struct decoded_token *token = &list->tokens[listed++];
+
+			if (cache_takes_listed(changes, change_count, token->id))
+				cache_entry_set(&entries[count++], token, now_ms);
+		}
+	}
+
+	free(cache->entries);
+	cache->entries = entries;
+	cache->count = count;
+	cache->capacity = capacity;
+	cache->listing_valid = true;
+	cache->listing_ms = now_ms;
+	cache_update_next_expiry(cache);
+	return 0;
+}
+
+size_t cache_missing_texts(const struct cache *cache)
+{
+	size_t missing = 0;
+
+	for (size_t i = 0; i < cache->count; i++)
+		if (cache->entries[i].text == NULL)
+			missing++;
+	return missing;
+}
+
+void cache_expire(struct cache *cache, int64_t now)
+{
+	size_t kept = 0;
+
+	if (now < cache->next_expiry)
+		return;
+	for (size_t i = 0; i < cache->count; i++) {
+		struct cache_entry *entry = &cache->entries[i];
+
+		if (entry->expires != 0 && entry->expires <= now) {
+			cache_report_removed(cache, entry->id);
+			cache_entry_clear(entry);
+			continue;
+		}
+		cache->entries[kept++] = *entry;
+	}
+	cache->count = kept;
+	cache_update_next_expiry(cache);
+}
+
+int cache_copy_tokens(const struct cache *cache, struct rr_token **tokens, size_t *count)
+{
+	struct rr_token *copy = NULL;
+
+	if (cache->count > 0) {
+		copy = malloc(cache->count * sizeof(*copy));
+		if (copy == NULL)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < cache->count; i++) {
+		memcpy(copy[i].id, cache->entries[i].id, RR_TOKEN_ID_LENGTH + 1);
+		copy[i].created = cache->entries[i].created;
+		copy[i].expires = cache->entries[i].expires;
+	}
+	*tokens = copy;
+	*count = cache->count;
+	return 0;
+}
+
+size_t cache_take_removed(struct cache *cache, char (*ids)[RR_TOKEN_ID_LENGTH + 1], size_t max)
+{
+	size_t taken = cache->removed_count < max ? cache->removed_count : max;
+
+	if (taken == 0)
+		return 0;
+	memcpy(ids, cache->removed, taken * sizeof(*ids));
+	memmove(cache->removed, cache->removed + taken,
+		(cache->removed_count - taken) * sizeof(*cache->removed));
+	cache->removed_count -= taken;
+	return taken;
+}

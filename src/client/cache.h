@@ -1,0 +1,79 @@
+/*
+ * What the client knows about tokens: the last listing, sorted by id for
+ * O(log n) lookups, each entry with its text once read, and the queue of ids
+ * that left without a local revoke. Not locked: the client holds its mutex
+ * around every call.
+ */
+#ifndef RR_CLIENT_CACHE_H
+#define RR_CLIENT_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "decode.h"
+#include "rerobots/client.h"
+
+#define CACHE_ETAG_MAX 256
+
+struct cache_entry {
+	char id[RR_TOKEN_ID_LENGTH + 1];
+	uint32_t text_length;
+	int64_t created;
+	int64_t expires;     /* 0: never */
+	int64_t verified_ms; /* monotonic time the API last confirmed the token */
+	char *text;	     /* a secret buffer, or NULL until read */
+};
+
+/* A local create or revoke that a listing fetched at the same time may not show. */
+struct cache_change {
+	char id[RR_TOKEN_ID_LENGTH + 1];
+	bool created;
+};
+
+struct cache {
+	struct cache_entry *entries; /* sorted by id */
+	size_t count;
+	size_t capacity;
+	bool listing_valid; /* the entries are a whole listing, not single tokens */
+	int64_t listing_ms; /* monotonic time the API last confirmed the listing */
+	char etag[CACHE_ETAG_MAX];
+	int64_t next_expiry; /* the earliest expires of an entry, INT64_MAX when none */
+	char (*removed)[RR_TOKEN_ID_LENGTH + 1];
+	size_t removed_count;
+	size_t removed_capacity;
+};
+
+void cache_init(struct cache *cache);
+/* Frees everything, texts wiped. */
+void cache_destroy(struct cache *cache);
+
+struct cache_entry *cache_lookup(const struct cache *cache, const char *id);
+
+/* Adds or updates one token (and its text, when given); 0 or -ENOMEM. */
+int cache_put(struct cache *cache, const struct decoded_token *token, int64_t now_ms);
+
+/* Drops one token; with report it is queued for cache_take_removed(). */
+void cache_remove(struct cache *cache, const char *id, bool report);
+
+/*
+ * Makes the listing the cache's content. Known texts are kept; tokens that
+ * are gone are queued as removed. changes made locally while the listing was
+ * fetched win over it. 0, or -ENOMEM with the cache unchanged.
+ */
+int cache_replace(struct cache *cache, const struct decoded_list *list,
+		  const struct cache_change *changes, size_t change_count, int64_t now_ms);
+
+/* How many entries have no text yet. */
+size_t cache_missing_texts(const struct cache *cache);
+
+/* Drops tokens whose expiry is at or before now (seconds since the Epoch), queued as removed. */
+void cache_expire(struct cache *cache, int64_t now);
+
+/* A malloc'ed copy of the entries as struct rr_token, sorted by id. */
+int cache_copy_tokens(const struct cache *cache, struct rr_token **tokens, size_t *count);
+
+/* Moves at most max queued ids into ids; returns how many. */
+size_t cache_take_removed(struct cache *cache, char (*ids)[RR_TOKEN_ID_LENGTH + 1], size_t max);
+
+#endif

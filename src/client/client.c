@@ -1,0 +1,847 @@
+/*
+ * The public calls of rerobots/client.h: which request each one makes, if
+ * any, and the single flights that let concurrent callers share one request.
+ *
+ * One mutex guards the cache and the flights and is never held during a
+ * request. One condition variable is broadcast whenever a flight lands;
+ * waiters check whether it was theirs.
+ *
+ *   list          fresh listing: none; else GET /tokens (If-None-Match)
+ *   token_get     fresh listing: none; stale: GET /tokens; none: GET /token/ID
+ *   token_text    cached: none; after a listing call: GET /tokens?with_token=1
+ *                 once; else GET /token/ID
+ *   token_create  POST /tokens, retried with the same Idempotency-Key
+ *   token_revoke  POST /revoke/ID, retried (revoking is idempotent)
+ */
+#include "rerobots/client.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "cache.h"
+#include "decode.h"
+#include "errors.h"
+#include "http.h"
+#include "log.h"
+#include "secret.h"
+#include "token_id.h"
+
+#define CLIENT_LINE_MAX		 1024
+#define CLIENT_RETRY_FIRST_MS	 100
+#define CLIENT_RETRY_MAX_MS	 1000
+#define CLIENT_IDEMPOTENCY_BYTES 16
+
+/* One GET /token/ID in flight; freed by the last of its owner and waiters. */
+struct text_flight {
+	struct text_flight *next;
+	char id[RR_TOKEN_ID_LENGTH + 1];
+	bool done;
+	int result;
+	unsigned users;
+	struct rr_token token;
+	char *text; /* secret */
+	size_t text_length;
+};
+
+struct rr_client {
+	struct http_pool *http;
+	char *origin;
+	char own_id[RR_TOKEN_ID_LENGTH + 1];
+	long timeout_ms;
+	int64_t list_ttl_ms;
+
+	pthread_mutex_t lock;
+	pthread_cond_t landed;
+	struct cache cache;
+
+	bool listing_in_flight;
+	uint64_t listing_generation;
+	int listing_result;
+	/* Local creates and revokes while a listing is in flight; see cache_replace(). */
+	struct cache_change *changes;
+	size_t change_count;
+	size_t change_capacity;
+
+	struct text_flight *text_flights;
+	/* Bumped whenever tokens leave the cache, so a slower answer cannot bring one back. */
+	uint64_t removal_epoch;
+	/* When rr_client_list last ran: a text miss soon after is likely a bulk read. */
+	int64_t list_call_ms;
+	bool list_called;
+
+	atomic_bool serving_cached;
+};
+
+/* The outcome of one request, with the one log line that describes a failure. */
+struct client_outcome {
+	int error;
+	bool transport; /* no HTTP answer */
+	long status;
+	char error_message[DECODE_ERROR_MESSAGE_MAX];
+	char detail[CURL_ERROR_SIZE]; /* curl's error text, or what was wrong with the body */
+	char line[CLIENT_LINE_MAX];
+};
+
+static int64_t client_now_ms(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+static int64_t client_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+static bool client_listing_is_fresh(const struct rr_client *client, int64_t now_ms)
+{
+	return client->cache.listing_valid &&
+	       now_ms - client->cache.listing_ms < client->list_ttl_ms;
+}
+
+static void client_outcome_set_line(struct client_outcome *outcome, const char *operation,
+				    const struct http_request *request)
+{
+	if (outcome->transport)
+		snprintf(outcome->line, sizeof(outcome->line), "%s: %s %s: %s", operation,
+			 request->method, request->path, outcome->detail);
+	else if (outcome->error_message[0] != '\0')
+		snprintf(outcome->line, sizeof(outcome->line), "%s: %s %s: HTTP %ld: %s (%s)",
+			 operation, request->method, request->path, outcome->status,
+			 outcome->error_message, strerror(-outcome->error));
+	else
+		snprintf(outcome->line, sizeof(outcome->line), "%s: %s %s: HTTP %ld: %s (%s)",
+			 operation, request->method, request->path, outcome->status,
+			 outcome->detail[0] != '\0' ? outcome->detail : "no error_message",
+			 strerror(-outcome->error));
+}
+
+/* Maps a failed response through the one errno table; 0 when it succeeded. */
+static int client_outcome_from_response(struct rr_client *client, const char *operation,
+					const struct http_request *request,
+					const struct http_response *response,
+					struct client_outcome *outcome)
+{
+	memset(outcome, 0, sizeof(*outcome));
+	outcome->status = response->status;
+	outcome->transport = response->result != CURLE_OK;
+	if (outcome->transport) {
+		snprintf(outcome->detail, sizeof(outcome->detail), "%s", response->error_text);
+	} else {
+		if (atomic_exchange(&client->serving_cached, false))
+			log_info("the API at %s answers again: serving fresh data", client->origin);
+		if (response->status >= 400)
+			decode_error_message(response->body, response->body_length,
+					     outcome->error_message,
+					     sizeof(outcome->error_message));
+	}
+	outcome->error = api_errno(response->status, response->result, response->os_errno,
+				   outcome->error_message, response->rate_limit_exhausted);
+	if (outcome->error != 0)
+		client_outcome_set_line(outcome, operation, request);
+	return outcome->error;
+}
+
+/* A success status whose body is not what SPEC section 3 describes. */
+static int client_outcome_bad_body(struct client_outcome *outcome, const char *operation,
+				   const struct http_request *request, int error, const char *why)
+{
+	outcome->error = error;
+	snprintf(outcome->detail, sizeof(outcome->detail), "%s", why);
+	client_outcome_set_line(outcome, operation, request);
+	return error;
+}
+
+/*
+ * A read that the API could not answer is served from the cache: said once
+ * in the log, not once per call, until the API answers again.
+ */
+static void client_serve_cached(struct rr_client *client, const struct client_outcome *outcome)
+{
+	if (!atomic_exchange(&client->serving_cached, true))
+		log_warning("serving cached data: %s", outcome->line);
+}
+
+static void client_wait_listing(struct rr_client *client)
+{
+	uint64_t generation = client->listing_generation;
+
+	while (client->listing_generation == generation)
+		pthread_cond_wait(&client->landed, &client->lock);
+}
+
+/* Called with the lock held, and with it held again on return. */
+static int client_apply_listing(struct rr_client *client, const struct http_response *response,
+				bool with_texts, const char *operation,
+				const struct http_request *request, struct client_outcome *outcome)
+{
+	struct decoded_list list;
+	const char *why = NULL;
+	int error;
+
+	if (response->status == 304) {
+		if (!client->cache.listing_valid)
+			return client_outcome_bad_body(outcome, operation, request, -EIO,
+						       "304 without a cached listing");
+		client->cache.listing_ms = client_now_ms();
+		return 0;
+	}
+	/* Decoding a large listing takes a while: do it without the lock. */
+	pthread_mutex_unlock(&client->lock);
+	error = decode_token_list(response->body, response->body_length, with_texts, &list, &why);
+	pthread_mutex_lock(&client->lock);
+	if (error != 0)
+		return client_outcome_bad_body(outcome, operation, request, error,
+					       why ? why : strerror(-error));
+	error = cache_replace(&client->cache, &list, client->changes, client->change_count,
+			      client_now_ms());
+	decoded_list_release(&list);
+	if (error != 0)
+		return client_outcome_bad_body(outcome, operation, request, error,
+					       strerror(-error));
+	client->removal_epoch++;
+	if (strlen(response->etag) < sizeof(client->cache.etag))
+		memcpy(client->cache.etag, response->etag, strlen(response->etag) + 1);
+	else
+		client->cache.etag[0] = '\0';
+	return 0;
+}
+
+/*
+ * Fetches the listing (with every text when with_texts) while others wait for
+ * it. Called with the lock held and no listing in flight. On a failure the
+ * line is logged, unless the API is unreachable and a listing is cached:
+ * then the listing is trusted for another list_ttl, so that an outage does
+ * not make every call wait for the timeout.
+ */
+static int client_fetch_listing(struct rr_client *client, const char *operation, bool with_texts,
+				bool quiet, struct client_outcome *outcome)
+{
+	char etag[CACHE_ETAG_MAX];
+	struct http_request request = {
+	    .method = "GET",
+	    .path = with_texts ? "/tokens?with_token=1" : "/tokens",
+	};
+	struct http_response response;
+	int error;
+
+	client->listing_in_flight = true;
+	client->change_count = 0;
+	if (!with_texts && client->cache.listing_valid && client->cache.etag[0] != '\0') {
+		memcpy(etag, client->cache.etag, sizeof(etag));
+		request.if_none_match = etag;
+	}
+	pthread_mutex_unlock(&client->lock);
+	http_perform(client->http, &request, &response);
+	pthread_mutex_lock(&client->lock);
+
+	error = client_outcome_from_response(client, operation, &request, &response, outcome);
+	if (error == 0)
+		error = client_apply_listing(client, &response, with_texts, operation, &request,
+					     outcome);
+	http_response_release(&response);
+
+	if (error != 0 && api_error_is_unreachable(error) && client->cache.listing_valid) {
+		client_serve_cached(client, outcome);
+		client->cache.listing_ms = client_now_ms();
+	} else if (error != 0 && !quiet) {
+		log_error("%s", outcome->line);
+	}
+	client->listing_in_flight = false;
+	client->change_count = 0;
+	client->listing_result = error;
+	client->listing_generation++;
+	pthread_cond_broadcast(&client->landed);
+	return error;
+}
+
+/*
+ * Makes sure the listing was refreshed once: by this caller, or by a refresh
+ * already in flight that it waits for. Lock held.
+ */
+static int client_refresh_listing(struct rr_client *client, const char *operation, bool with_texts)
+{
+	struct client_outcome outcome;
+
+	if (client->listing_in_flight) {
+		client_wait_listing(client);
+		return client->listing_result;
+	}
+	return client_fetch_listing(client, operation, with_texts, false, &outcome);
+}
+
+/* Records a local create or revoke that a listing now in flight may not show yet. */
+static void client_record_change(struct rr_client *client, const char *id, bool created)
+{
+	if (!client->listing_in_flight)
+		return;
+	if (client->change_count == client->change_capacity) {
+		size_t capacity = client->change_capacity ? client->change_capacity * 2 : 8;
+		struct cache_change *changes =
+		    realloc(client->changes, capacity * sizeof(*changes));
+
+		if (changes == NULL)
+			return;
+		client->changes = changes;
+		client->change_capacity = capacity;
+	}
+	memcpy(client->changes[client->change_count].id, id, RR_TOKEN_ID_LENGTH + 1);
+	client->changes[client->change_count++].created = created;
+}
+
+static void client_token_from_entry(struct rr_token *token, const struct cache_entry *entry)
+{
+	memcpy(token->id, entry->id, RR_TOKEN_ID_LENGTH + 1);
+	token->created = entry->created;
+	token->expires = entry->expires;
+}
+
+static void client_token_from_decoded(struct rr_token *token, const struct decoded_token *decoded)
+{
+	memcpy(token->id, decoded->id, RR_TOKEN_ID_LENGTH + 1);
+	token->created = decoded->created;
+	token->expires = decoded->expires;
+}
+
+static void text_flight_release(struct text_flight *flight)
+{
+	if (--flight->users > 0)
+		return;
+	secret_free(flight->text);
+	free(flight);
+}
+
+static void text_flight_unlink(struct rr_client *client, struct text_flight *flight)
+{
+	struct text_flight **link = &client->text_flights;
+
+	while (*link != flight)
+		link = &(*link)->next;
+	*link = flight->next;
+}
+
+/* GET /token/ID for the flight's owner; lock not held. */
+static int text_flight_request(struct rr_client *client, const char *operation,
+			       struct text_flight *flight, struct client_outcome *outcome)
+{
+	char path[sizeof("/token/") + RR_TOKEN_ID_LENGTH];
+	struct http_request request = {.method = "GET", .path = path};
+	struct http_response response;
+	struct decoded_token decoded;
+	json_t *root = NULL;
+	const char *why = NULL;
+	int error;
+
+	snprintf(path, sizeof(path), "/token/%s", flight->id);
+	http_perform(client->http, &request, &response);
+	error = client_outcome_from_response(client, operation, &request, &response, outcome);
+	if (error == 0) {
+		error = decode_token(response.body, response.body_length, &decoded, &root, &why);
+		if (error != 0)
+			client_outcome_bad_body(outcome, operation, &request, error, why);
+		else if (strcmp(decoded.id, flight->id) != 0)
+			error = client_outcome_bad_body(outcome, operation, &request, -EIO,
+							"the answer is about another token");
+	}
+	if (error == 0) {
+		client_token_from_decoded(&flight->token, &decoded);
+		flight->text = secret_dup(decoded.text, decoded.text_length);
+		flight->text_length = decoded.text_length;
+		if (flight->text == NULL)
+			error = client_outcome_bad_body(outcome, operation, &request, -ENOMEM,
+							strerror(ENOMEM));
+	}
+	json_decref(root);
+	http_response_release(&response);
+	return error;
+}
+
+/*
+ * GET /token/ID, made once however many threads ask at the same time. Lock
+ * held. *landed is the flight (its token and text on success), which the
+ * caller releases with text_flight_release() under the lock. With
+ * cached_fallback the caller can answer from the cache when the API is
+ * unreachable, and the failure is logged as such.
+ */
+static int client_fetch_token(struct rr_client *client, const char *operation, const char *id,
+			      bool cached_fallback, struct text_flight **landed)
+{
+	struct text_flight *flight;
+	struct client_outcome outcome;
+	uint64_t epoch = client->removal_epoch;
+	struct decoded_token decoded;
+	int error;
+
+	for (flight = client->text_flights; flight != NULL; flight = flight->next)
+		if (strcmp(flight->id, id) == 0)
+			break;
+	if (flight != NULL) {
+		flight->users++;
+		*landed = flight;
+		while (!flight->done)
+			pthread_cond_wait(&client->landed, &client->lock);
+		return flight->result;
+	}
+
+	flight = calloc(1, sizeof(*flight));
+	if (flight == NULL)
+		return -ENOMEM;
+	memcpy(flight->id, id, RR_TOKEN_ID_LENGTH + 1);
+	flight->users = 1;
+	flight->next = client->text_flights;
+	client->text_flights = flight;
+	*landed = flight;
+	pthread_mutex_unlock(&client->lock);
+	error = text_flight_request(client, operation, flight, &outcome);
+	pthread_mutex_lock(&client->lock);
+
+	if (error == 0) {
+		memcpy(decoded.id, flight->token.id, RR_TOKEN_ID_LENGTH + 1);
+		decoded.created = flight->token.created;
+		decoded.expires = flight->token.expires;
+		decoded.text = flight->text;
+		decoded.text_length = flight->text_length;
+		/* A token that left the cache meanwhile (revoked) is not brought back. */
+		if (epoch == client->removal_epoch || cache_lookup(&client->cache, id) != NULL)
+			cache_put(&client->cache, &decoded, client_now_ms());
+	} else if (api_error_is_unreachable(error) && cached_fallback) {
+		client_serve_cached(client, &outcome);
+	} else {
+		log_error("%s", outcome.line);
+		if (error == -ENOENT) {
+			cache_remove(&client->cache, id, true);
+			client->removal_epoch++;
+		}
+	}
+	text_flight_unlink(client, flight);
+	flight->done = true;
+	flight->result = error;
+	pthread_cond_broadcast(&client->landed);
+	return error;
+}
+
+struct rr_client *rr_client_new(const struct rr_client_options *options)
+{
+	struct http_options http_options;
+	struct rr_client *client;
+	size_t origin_length;
+
+	if (options->origin == NULL || (strncmp(options->origin, "http://", 7) != 0 &&
+					strncmp(options->origin, "https://", 8) != 0)) {
+		log_error("the origin must be an http:// or https:// URL");
+		return NULL;
+	}
+	if (options->token == NULL || options->token[0] == '\0') {
+		log_error("no API token");
+		return NULL;
+	}
+	if (options->timeout_seconds <= 0 || options->timeout_seconds > 24 * 3600 ||
+	    options->list_ttl_seconds < 0 || options->list_ttl_seconds > 24 * 3600) {
+		log_error("the timeout must be positive and list_ttl not negative");
+		return NULL;
+	}
+	client = calloc(1, sizeof(*client));
+	if (client == NULL) {
+		log_error("cannot make the API client: %s", strerror(ENOMEM));
+		return NULL;
+	}
+	client->origin = strdup(options->origin);
+	if (client->origin == NULL) {
+		log_error("cannot make the API client: %s", strerror(ENOMEM));
+		free(client);
+		return NULL;
+	}
+	origin_length = strlen(client->origin);
+	while (origin_length > 0 && client->origin[origin_length - 1] == '/')
+		client->origin[--origin_length] = '\0';
+	if (token_id_compute(options->token, strlen(options->token), client->own_id) != 0) {
+		log_error("cannot compute the id of the API token");
+		free(client->origin);
+		free(client);
+		return NULL;
+	}
+	client->timeout_ms = options->timeout_seconds * 1000;
+	client->list_ttl_ms = (int64_t)options->list_ttl_seconds * 1000;
+	pthread_mutex_init(&client->lock, NULL);
+	pthread_cond_init(&client->landed, NULL);
+	cache_init(&client->cache);
+	atomic_init(&client->serving_cached, false);
+	decode_init();
+
+	http_options = (struct http_options){
+	    .origin = client->origin,
+	    .token = options->token,
+	    .timeout_ms = client->timeout_ms,
+	    .cafile = options->cafile,
+	    .insecure = options->insecure,
+	};
+	client->http = http_pool_new(&http_options);
+	if (client->http == NULL) {
+		rr_client_free(client);
+		return NULL;
+	}
+	return client;
+}
+
+void rr_client_free(struct rr_client *client)
+{
+	if (client == NULL)
+		return;
+	http_pool_free(client->http);
+	cache_destroy(&client->cache);
+	free(client->changes);
+	pthread_cond_destroy(&client->landed);
+	pthread_mutex_destroy(&client->lock);
+	free(client->origin);
+	free(client);
+}
+
+int rr_client_check(struct rr_client *client, char *message, size_t size)
+{
+	struct client_outcome outcome;
+	int error;
+
+	pthread_mutex_lock(&client->lock);
+	while (client->listing_in_flight)
+		client_wait_listing(client);
+	/* Quiet: the caller prints the message, and SPEC 2.6 wants one line. */
+	error = client_fetch_listing(client, "check", false, true, &outcome);
+	pthread_mutex_unlock(&client->lock);
+
+	if (error == 0)
+		snprintf(message, size, "the API at %s accepted the token", client->origin);
+	else if (outcome.transport)
+		snprintf(message, size, "cannot reach %s: %s", client->origin, outcome.detail);
+	else if (error == -EACCES)
+		snprintf(message, size, "the API at %s rejected the token: %s", client->origin,
+			 outcome.error_message[0] ? outcome.error_message : "HTTP 401");
+	else if (outcome.error_message[0] != '\0')
+		snprintf(message, size, "the API at %s answered HTTP %ld: %s", client->origin,
+			 outcome.status, outcome.error_message);
+	else
+		snprintf(message, size, "the API at %s answered HTTP %ld: %s", client->origin,
+			 outcome.status, outcome.detail[0] ? outcome.detail : "no error_message");
+	return error;
+}
+
+bool rr_client_is_own_token(const struct rr_client *client, const char *id)
+{
+	return id != NULL && strcmp(client->own_id, id) == 0;
+}
+
+int rr_client_list(struct rr_client *client, const char *operation, struct rr_token **tokens,
+		   size_t *count)
+{
+	int error = 0;
+
+	pthread_mutex_lock(&client->lock);
+	cache_expire(&client->cache, client_now());
+	client->list_call_ms = client_now_ms();
+	client->list_called = true;
+	if (!client_listing_is_fresh(client, client->list_call_ms)) {
+		error = client_refresh_listing(client, operation, false);
+		if (api_error_is_unreachable(error) && client->cache.listing_valid)
+			error = 0;
+		/* Tokens may have expired while the request was out. */
+		cache_expire(&client->cache, client_now());
+	}
+	if (error == 0)
+		error = cache_copy_tokens(&client->cache, tokens, count);
+	pthread_mutex_unlock(&client->lock);
+	return error;
+}
+
+int rr_client_token_get(struct rr_client *client, const char *operation, const char *id,
+			struct rr_token *token)
+{
+	const struct cache_entry *entry;
+	struct text_flight *flight = NULL;
+	int64_t now_ms;
+	int error = 0;
+
+	if (id == NULL || !token_id_is_valid(id))
+		return -ENOENT;
+	pthread_mutex_lock(&client->lock);
+	cache_expire(&client->cache, client_now());
+	/* A cold listing on its way answers this lookup too. */
+	if (client->listing_in_flight)
+		client_wait_listing(client);
+	now_ms = client_now_ms();
+	entry = cache_lookup(&client->cache, id);
+
+	if (client->cache.listing_valid) {
+		if (!client_listing_is_fresh(client, now_ms)) {
+			error = client_refresh_listing(client, operation, false);
+			if (api_error_is_unreachable(error) && client->cache.listing_valid)
+				error = 0;
+			cache_expire(&client->cache, client_now());
+			entry = cache_lookup(&client->cache, id);
+		}
+	} else if (entry == NULL || now_ms - entry->verified_ms >= client->list_ttl_ms) {
+		error = client_fetch_token(client, operation, id, entry != NULL, &flight);
+		if (error == 0) {
+			*token = flight->token;
+			goto out;
+		}
+		entry = cache_lookup(&client->cache, id);
+		if (api_error_is_unreachable(error) && entry != NULL)
+			error = 0;
+	}
+	if (error == 0 && entry == NULL)
+		error = -ENOENT;
+	if (error == 0)
+		client_token_from_entry(token, entry);
+out:
+	if (flight != NULL)
+		text_flight_release(flight);
+	pthread_mutex_unlock(&client->lock);
+	return error;
+}
+
+/* A text miss right after a listing call, with more texts missing: the bulk request pays. */
+static bool client_bulk_read_likely(const struct rr_client *client, int64_t now_ms)
+{
+	return client_listing_is_fresh(client, now_ms) && client->list_called &&
+	       now_ms - client->list_call_ms < client->list_ttl_ms &&
+	       cache_missing_texts(&client->cache) > 1;
+}
+
+static int client_copy_text(const char *source, size_t source_length, char **text, size_t *length)
+{
+	*text = secret_dup(source, source_length);
+	if (*text == NULL)
+		return -ENOMEM;
+	*length = source_length;
+	return 0;
+}
+
+int rr_client_token_text(struct rr_client *client, const char *operation, const char *id,
+			 char **text, size_t *length)
+{
+	const struct cache_entry *entry;
+	struct text_flight *flight = NULL;
+	bool waited = false;
+	bool bulk_tried = false;
+	int error;
+
+	if (id == NULL || !token_id_is_valid(id))
+		return -ENOENT;
+	pthread_mutex_lock(&client->lock);
+	cache_expire(&client->cache, client_now());
+	for (;;) {
+		int64_t now_ms = client_now_ms();
+
+		entry = cache_lookup(&client->cache, id);
+		if (entry != NULL && entry->text != NULL) {
+			error = client_copy_text(entry->text, entry->text_length, text, length);
+			break;
+		}
+		if (entry == NULL && client_listing_is_fresh(client, now_ms)) {
+			error = -ENOENT;
+			break;
+		}
+		/* A listing in flight may be the bulk read that brings this text. */
+		if (client->listing_in_flight && !waited) {
+			waited = true;
+			client_wait_listing(client);
+			continue;
+		}
+		if (!bulk_tried && !client->listing_in_flight &&
+		    client_bulk_read_likely(client, now_ms)) {
+			struct client_outcome outcome;
+
+			bulk_tried = true;
+			error = client_fetch_listing(client, operation, true, false, &outcome);
+			if (error != 0)
+				break;
+			continue;
+		}
+		error = client_fetch_token(client, operation, id, false, &flight);
+		if (error == 0)
+			error = client_copy_text(flight->text, flight->text_length, text, length);
+		break;
+	}
+	if (flight != NULL)
+		text_flight_release(flight);
+	pthread_mutex_unlock(&client->lock);
+	return error;
+}
+
+/* Waits before the next try of a request whose answer was lost; false when out of time. */
+static bool client_retry_pause(int64_t deadline_ms, int64_t *pause_ms)
+{
+	int64_t now_ms = client_now_ms();
+	struct timespec pause;
+
+	if (now_ms + *pause_ms >= deadline_ms)
+		return false;
+	pause.tv_sec = *pause_ms / 1000;
+	pause.tv_nsec = (*pause_ms % 1000) * 1000000;
+	nanosleep(&pause, NULL);
+	*pause_ms = *pause_ms * 2 < CLIENT_RETRY_MAX_MS ? *pause_ms * 2 : CLIENT_RETRY_MAX_MS;
+	return true;
+}
+
+/*
+ * Sends an idempotent request until it gets an answer or the call's time is
+ * up; the caller releases the response and logs the outcome's line.
+ */
+static int client_perform_retrying(struct rr_client *client, const char *operation,
+				   struct http_request *request, struct http_response *response,
+				   struct client_outcome *outcome)
+{
+	int64_t deadline_ms = client_now_ms() + client->timeout_ms;
+	int64_t pause_ms = CLIENT_RETRY_FIRST_MS;
+
+	for (;;) {
+		int64_t remaining_ms = deadline_ms - client_now_ms();
+
+		request->timeout_ms = remaining_ms > 1 ? (long)remaining_ms : 1;
+		http_perform(client->http, request, response);
+		if (response->result == CURLE_OK || !api_transport_is_transient(response->result) ||
+		    !client_retry_pause(deadline_ms, &pause_ms))
+			break;
+		http_response_release(response);
+	}
+	return client_outcome_from_response(client, operation, request, response, outcome);
+}
+
+static int client_idempotency_key(char *key, size_t size)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char random[CLIENT_IDEMPOTENCY_BYTES];
+
+	if (size < 2 * sizeof(random) + 1 ||
+	    getrandom(random, sizeof(random), 0) != (ssize_t)sizeof(random))
+		return -EIO;
+	for (size_t i = 0; i < sizeof(random); i++) {
+		key[2 * i] = hex[random[i] >> 4];
+		key[2 * i + 1] = hex[random[i] & 0xf];
+	}
+	key[2 * sizeof(random)] = '\0';
+	return 0;
+}
+
+/* The made token's id must be the SHA-256 of its text, or its directory would lie. */
+static int client_check_created(const struct decoded_token *decoded, const char **why)
+{
+	char id[RR_TOKEN_ID_LENGTH + 1];
+
+	if (token_id_compute(decoded->text, decoded->text_length, id) != 0 ||
+	    strcmp(id, decoded->id) != 0) {
+		*why = "\"id\" is not the SHA-256 of \"token\"";
+		return -EIO;
+	}
+	return 0;
+}
+
+int rr_client_token_create(struct rr_client *client, const char *operation, int64_t duration,
+			   struct rr_token *token)
+{
+	char key[2 * CLIENT_IDEMPOTENCY_BYTES + 1];
+	char body[64];
+	struct http_request request = {
+	    .method = "POST",
+	    .path = "/tokens",
+	    .body = body,
+	    .idempotency_key = key,
+	};
+	struct http_response response;
+	struct client_outcome outcome;
+	struct decoded_token decoded;
+	json_t *root = NULL;
+	const char *why = NULL;
+	int error;
+
+	if (duration <= 0)
+		return -EINVAL;
+	if (client_idempotency_key(key, sizeof(key)) != 0) {
+		log_error("%s: cannot make an Idempotency-Key: %s", operation, strerror(errno));
+		return -EIO;
+	}
+	snprintf(body, sizeof(body), "{\"duration\": %" PRId64 "}", duration);
+	error = client_perform_retrying(client, operation, &request, &response, &outcome);
+	if (error == 0) {
+		error = decode_token(response.body, response.body_length, &decoded, &root, &why);
+		if (error == 0)
+			error = client_check_created(&decoded, &why);
+		if (error != 0)
+			client_outcome_bad_body(&outcome, operation, &request, error, why);
+	}
+	if (error != 0) {
+		log_error("%s", outcome.line);
+		goto out;
+	}
+
+	pthread_mutex_lock(&client->lock);
+	/* Out of memory here only means the next listing shows the token. */
+	if (cache_put(&client->cache, &decoded, client_now_ms()) == 0)
+		client_record_change(client, decoded.id, true);
+	pthread_mutex_unlock(&client->lock);
+	client_token_from_decoded(token, &decoded);
+out:
+	json_decref(root);
+	http_response_release(&response);
+	return error;
+}
+
+int rr_client_token_revoke(struct rr_client *client, const char *operation, const char *id)
+{
+	char path[sizeof("/revoke/") + RR_TOKEN_ID_LENGTH];
+	struct http_request request = {.method = "POST", .path = path};
+	struct http_response response;
+	struct client_outcome outcome;
+	bool listed;
+	int error;
+
+	if (rr_client_is_own_token(client, id))
+		return -EBUSY;
+	if (id == NULL || !token_id_is_valid(id))
+		return -ENOENT;
+	pthread_mutex_lock(&client->lock);
+	cache_expire(&client->cache, client_now());
+	listed = cache_lookup(&client->cache, id) != NULL;
+	if (!listed && client_listing_is_fresh(client, client_now_ms())) {
+		pthread_mutex_unlock(&client->lock);
+		return -ENOENT;
+	}
+	pthread_mutex_unlock(&client->lock);
+
+	snprintf(path, sizeof(path), "/revoke/%s", id);
+	error = client_perform_retrying(client, operation, &request, &response, &outcome);
+	http_response_release(&response);
+	if (error != 0)
+		log_error("%s", outcome.line);
+	if (error != 0 && error != -ENOENT)
+		return error;
+
+	pthread_mutex_lock(&client->lock);
+	/* The kernel learns of a local revoke from rmdir itself; of a 404 it must be told. */
+	cache_remove(&client->cache, id, error == -ENOENT);
+	client->removal_epoch++;
+	if (error == 0)
+		client_record_change(client, id, false);
+	pthread_mutex_unlock(&client->lock);
+	return error;
+}
+
+size_t rr_client_collect_removed(struct rr_client *client, int64_t now,
+				 char (*ids)[RR_TOKEN_ID_LENGTH + 1], size_t max)
+{
+	size_t taken;
+
+	pthread_mutex_lock(&client->lock);
+	cache_expire(&client->cache, now);
+	taken = cache_take_removed(&client->cache, ids, max);
+	pthread_mutex_unlock(&client->lock);
+	return taken;
+}

@@ -1,0 +1,474 @@
+/*
+ * libcurl plumbing. The share handle holds the DNS cache and TLS sessions,
+ * one mutex per kind of data. Connections are not shared through it: libcurl
+ * does not support one connection cache used by concurrent threads. Instead
+ * finished easy handles go back to a LIFO pool and keep their connection
+ * alive, so sequential requests reuse one handle and one TCP connection, and
+ * concurrent ones get a handle (and connection) each.
+ */
+#include "http.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+#include "secret.h"
+
+#define HTTP_CONNECT_TIMEOUT_MAX_MS 10000L
+#define HTTP_LOW_SPEED_TIME_MAX	    30L
+#define HTTP_BODY_INITIAL	    4096
+#define HTTP_URL_MAX		    2048
+#define HTTP_HEADER_MAX		    (HTTP_ETAG_MAX + 64)
+
+struct http_pool {
+	char origin[HTTP_URL_MAX];
+	long timeout_ms;
+	char *cafile;
+	bool insecure;
+	CURLSH *share;
+	pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+	/* Authorization (secret: wiped at free) and Accept, sent with every request. */
+	struct curl_slist *headers;
+	pthread_mutex_t idle_lock;
+	CURL **idle;
+	size_t idle_count;
+	size_t idle_capacity;
+};
+
+static void http_global_init(void)
+{
+	CURLcode result = curl_global_init(CURL_GLOBAL_DEFAULT);
+
+	if (result != CURLE_OK)
+		log_error("cannot initialize libcurl: %s", curl_easy_strerror(result));
+}
+
+static void http_share_lock(CURL *handle, curl_lock_data data, curl_lock_access access, void *user)
+{
+	struct http_pool *pool = user;
+
+	pthread_mutex_lock(&pool->share_locks[data]);
+}
+
+static void http_share_unlock(CURL *handle, curl_lock_data data, void *user)
+{
+	struct http_pool *pool = user;
+
+	pthread_mutex_unlock(&pool->share_locks[data]);
+}
+
+static CURLSHcode http_share_setup(struct http_pool *pool)
+{
+	CURLSHcode result;
+
+	if ((result = curl_share_setopt(pool->share, CURLSHOPT_LOCKFUNC, http_share_lock)) !=
+	    CURLSHE_OK)
+		return result;
+	if ((result = curl_share_setopt(pool->share, CURLSHOPT_UNLOCKFUNC, http_share_unlock)) !=
+	    CURLSHE_OK)
+		return result;
+	if ((result = curl_share_setopt(pool->share, CURLSHOPT_USERDATA, pool)) != CURLSHE_OK)
+		return result;
+	if ((result = curl_share_setopt(pool->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS)) !=
+	    CURLSHE_OK)
+		return result;
+	return curl_share_setopt(pool->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+}
+
+static struct curl_slist *http_headers_new(const char *token)
+{
+	static const char prefix[] = "Authorization: Bearer ";
+	size_t token_length = strlen(token);
+	struct curl_slist *headers;
+	struct curl_slist *accept;
+	char *authorization;
+
+	authorization = malloc(sizeof(prefix) + token_length);
+	if (authorization == NULL)
+		return NULL;
+	memcpy(authorization, prefix, sizeof(prefix) - 1);
+	memcpy(authorization + sizeof(prefix) - 1, token, token_length + 1);
+	headers = curl_slist_append(NULL, authorization);
+	secret_free(authorization);
+	if (headers == NULL)
+		return NULL;
+	accept = curl_slist_append(headers, "Accept: application/vnd.rerobots.v1+json");
+	if (accept == NULL) {
+		secret_free(headers->data);
+		headers->data = NULL;
+		curl_slist_free_all(headers);
+		return NULL;
+	}
+	return accept;
+}
+
+static void http_headers_free(struct curl_slist *headers)
+{
+	if (headers == NULL)
+		return;
+	/* The first entry is the Authorization header. */
+	explicit_bzero(headers->data, strlen(headers->data));
+	curl_slist_free_all(headers);
+}
+
+struct http_pool *http_pool_new(const struct http_options *options)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	struct http_pool *pool;
+	size_t origin_length = strlen(options->origin);
+
+	pthread_once(&once, http_global_init);
+	/* Room is left for the longest path, "/revoke/ID". */
+	if (origin_length + 128 > sizeof(pool->origin)) {
+		log_error("the origin URL is too long");
+		return NULL;
+	}
+	pool = calloc(1, sizeof(*pool));
+	if (pool == NULL)
+		goto out_nomem;
+	memcpy(pool->origin, options->origin, origin_length + 1);
+	pool->timeout_ms = options->timeout_ms;
+	pool->insecure = options->insecure;
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_init(&pool->share_locks[i], NULL);
+	pthread_mutex_init(&pool->idle_lock, NULL);
+	if (options->cafile != NULL) {
+		pool->cafile = strdup(options->cafile);
+		if (pool->cafile == NULL)
+			goto out_nomem;
+	}
+	pool->headers = http_headers_new(options->token);
+	if (pool->headers == NULL)
+		goto out_nomem;
+	pool->share = curl_share_init();
+	if (pool->share == NULL)
+		goto out_nomem;
+	if (http_share_setup(pool) != CURLSHE_OK) {
+		log_error("cannot set up a libcurl share handle");
+		http_pool_free(pool);
+		return NULL;
+	}
+	if (options->insecure)
+		log_warning(
+		    "TLS verification is off (insecure): the API's identity is not checked");
+	return pool;
+
+out_nomem:
+	log_error("cannot set up the HTTP client: %s", strerror(ENOMEM));
+	http_pool_free(pool);
+	return NULL;
+}
+
+void http_pool_free(struct http_pool *pool)
+{
+	if (pool == NULL)
+		return;
+	for (size_t i = 0; i < pool->idle_count; i++)
+		curl_easy_cleanup(pool->idle[i]);
+	free(pool->idle);
+	if (pool->share != NULL)
+		curl_share_cleanup(pool->share);
+	http_headers_free(pool->headers);
+	free(pool->cafile);
+	pthread_mutex_destroy(&pool->idle_lock);
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_destroy(&pool->share_locks[i]);
+	free(pool);
+}
+
+/* Grows the body without realloc, which could leave an unwiped copy of token text behind. */
+static bool http_body_reserve(struct http_response *response, size_t needed)
+{
+	size_t capacity = response->body_capacity ? response->body_capacity : HTTP_BODY_INITIAL;
+	char *body;
+
+	if (needed <= response->body_capacity)
+		return true;
+	while (capacity < needed)
+		capacity *= 2;
+	body = malloc(capacity);
+	if (body == NULL)
+		return false;
+	if (response->body != NULL) {
+		memcpy(body, response->body, response->body_length);
+		explicit_bzero(response->body, response->body_capacity);
+		free(response->body);
+	}
+	response->body = body;
+	response->body_capacity = capacity;
+	return true;
+}
+
+static size_t http_write_body(char *data, size_t size, size_t count, void *user)
+{
+	struct http_response *response = user;
+	size_t length = size * count;
+
+	if (length > HTTP_BODY_MAX - response->body_length) {
+		response->body_too_large = true;
+		return 0;
+	}
+	if (!http_body_reserve(response, response->body_length + length + 1))
+		return 0;
+	memcpy(response->body + response->body_length, data, length);
+	response->body_length += length;
+	response->body[response->body_length] = '\0';
+	return length;
+}
+
+/* Copies the value of "Name: value\r\n" when the name matches, without surrounding blanks. */
+static bool http_header_value(const char *line, size_t length, const char *name, char *value,
+			      size_t size)
+{
+	size_t name_length = strlen(name);
+	size_t start;
+	size_t end;
+
+	if (length <= name_length || line[name_length] != ':' ||
+	    strncasecmp(line, name, name_length) != 0)
+		return false;
+	start = name_length + 1;
+	end = length;
+	while (start < end && (line[start] == ' ' || line[start] == '\t'))
+		start++;
+	while (end > start && (line[end - 1] == '\r' || line[end - 1] == '\n' ||
+			       line[end - 1] == ' ' || line[end - 1] == '\t'))
+		end--;
+	if (end - start >= size)
+		return false;
+	memcpy(value, line + start, end - start);
+	value[end - start] = '\0';
+	return true;
+}
+
+static size_t http_write_header(char *line, size_t size, size_t count, void *user)
+{
+	struct http_response *response = user;
+	size_t length = size * count;
+	char remaining[32];
+
+	/* A new status line (after a 1xx) starts a new set of headers. */
+	if (length >= 5 && strncmp(line, "HTTP/", 5) == 0) {
+		response->etag[0] = '\0';
+		response->rate_limit_exhausted = false;
+		return length;
+	}
+	if (http_header_value(line, length, "ETag", response->etag, sizeof(response->etag)))
+		return length;
+	if (http_header_value(line, length, "X-RateLimit-Remaining", remaining, sizeof(remaining)))
+		response->rate_limit_exhausted = strcmp(remaining, "0") == 0;
+	return length;
+}
+
+/* The options every request of this pool shares, set once per easy handle. */
+static CURLcode http_handle_setup(struct http_pool *pool, CURL *handle)
+{
+	long connect_timeout_ms = pool->timeout_ms < HTTP_CONNECT_TIMEOUT_MAX_MS
+				      ? pool->timeout_ms
+				      : HTTP_CONNECT_TIMEOUT_MAX_MS;
+	long low_speed_time = pool->timeout_ms / 1000;
+	CURLcode result;
+
+	if (low_speed_time < 1)
+		low_speed_time = 1;
+	if (low_speed_time > HTTP_LOW_SPEED_TIME_MAX)
+		low_speed_time = HTTP_LOW_SPEED_TIME_MAX;
+	if ((result = curl_easy_setopt(handle, CURLOPT_SHARE, pool->share)) != CURLE_OK)
+		return result;
+	if ((result = curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L)) != CURLE_OK)
+		return result;
+	if ((result = curl_easy_setopt(handle, CURLOPT_PROTOCOLS_STR, "http,https")) != CURLE_OK)
+		return result;
+	if ((result = curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms)) !=
+	    CURLE_OK)
+		return result;
+	if ((result = curl_easy_setopt(handle, CURLOPT_LOW_SPEED_LIMIT, 1L)) != CURLE_OK)
+		return result;
+	if ((result = curl_easy_setopt(handle, CURLOPT_LOW_SPEED_TIME, low_speed_time)) != CURLE_OK)
+		return result;
+	if ((result = curl_easy_setopt(handle, CURLOPT_TCP_KEEPALIVE, 1L)) != CURLE_OK)
+		return result;
+	if ((result = curl_easy_setopt(handle, CURLOPT_MAXFILESIZE_LARGE,
+				       (curl_off_t)HTTP_BODY_MAX)) != CURLE_OK)
+		return result;
+	if ((result = curl_easy_setopt(handle, CURLOPT_USERAGENT, "rerobotsfs")) != CURLE_OK)
+		return result;
+	if ((result = curl_easy_setopt(handle, CURLOPT_SSL_VERIFYPEER, pool->insecure ? 0L : 1L)) !=
+	    CURLE_OK)
+		return result;
+	if ((result = curl_easy_setopt(handle, CURLOPT_SSL_VERIFYHOST, pool->insecure ? 0L : 2L)) !=
+	    CURLE_OK)
+		return result;
+	if (pool->cafile != NULL &&
+	    (result = curl_easy_setopt(handle, CURLOPT_CAINFO, pool->cafile)) != CURLE_OK)
+		return result;
+	if ((result = curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, http_write_body)) != CURLE_OK)
+		return result;
+	return curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, http_write_header);
+}
+
+static CURL *http_handle_take(struct http_pool *pool, CURLcode *result)
+{
+	CURL *handle = NULL;
+
+	pthread_mutex_lock(&pool->idle_lock);
+	if (pool->idle_count > 0)
+		handle = pool->idle[--pool->idle_count];
+	pthread_mutex_unlock(&pool->idle_lock);
+	if (handle != NULL)
+		return handle;
+
+	handle = curl_easy_init();
+	if (handle == NULL) {
+		*result = CURLE_FAILED_INIT;
+		return NULL;
+	}
+	*result = http_handle_setup(pool, handle);
+	if (*result != CURLE_OK) {
+		curl_easy_cleanup(handle);
+		return NULL;
+	}
+	return handle;
+}
+
+/* Keeps the handle, and with it its open connection, for the next request. */
+static void http_handle_give_back(struct http_pool *pool, CURL *handle)
+{
+	pthread_mutex_lock(&pool->idle_lock);
+	if (pool->idle_count == pool->idle_capacity) {
+		size_t capacity = pool->idle_capacity ? pool->idle_capacity * 2 : 8;
+		CURL **idle = realloc(pool->idle, capacity * sizeof(*idle));
+
+		if (idle == NULL) {
+			pthread_mutex_unlock(&pool->idle_lock);
+			curl_easy_cleanup(handle);
+			return;
+		}
+		pool->idle = idle;
+		pool->idle_capacity = capacity;
+	}
+	pool->idle[pool->idle_count++] = handle;
+	pthread_mutex_unlock(&pool->idle_lock);
+}
+
+static CURLcode http_request_setup(struct http_pool *pool, CURL *handle,
+				   const struct http_request *request, const char *url,
+				   struct curl_slist *headers, struct http_response *response)
+{
+	long timeout_ms = request->timeout_ms > 0 ? request->timeout_ms : pool->timeout_ms;
+	CURLcode result;
+
+	if ((result = curl_easy_setopt(handle, CURLOPT_URL, url)) != CURLE_OK)
+		return result;
+	if ((result = curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, response->error_text)) !=
+	    CURLE_OK)
+		return result;
+	if ((result = curl_easy_setopt(handle, CURLOPT_WRITEDATA, response)) != CURLE_OK)
+		return result;
+	if ((result = curl_easy_setopt(handle, CURLOPT_HEADERDATA, response)) != CURLE_OK)
+		return result;
+	if ((result = curl_easy_setopt(handle, CURLOPT_HTTPHEADER, headers)) != CURLE_OK)
+		return result;
+	if ((result = curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, timeout_ms)) != CURLE_OK)
+		return result;
+	if (strcmp(request->method, "POST") != 0)
+		return curl_easy_setopt(handle, CURLOPT_HTTPGET, 1L);
+	if ((result = curl_easy_setopt(handle, CURLOPT_POST, 1L)) != CURLE_OK)
+		return result;
+	if ((result = curl_easy_setopt(handle, CURLOPT_POSTFIELDSIZE,
+				       request->body ? (long)strlen(request->body) : 0L)) !=
+	    CURLE_OK)
+		return result;
+	return curl_easy_setopt(handle, CURLOPT_POSTFIELDS, request->body ? request->body : "");
+}
+
+/* Forgets the pointers into this request's memory before the handle is reused. */
+static CURLcode http_request_forget(CURL *handle)
+{
+	CURLcode result;
+
+	if ((result = curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, NULL)) != CURLE_OK)
+		return result;
+	if ((result = curl_easy_setopt(handle, CURLOPT_HTTPHEADER, NULL)) != CURLE_OK)
+		return result;
+	if ((result = curl_easy_setopt(handle, CURLOPT_WRITEDATA, NULL)) != CURLE_OK)
+		return result;
+	return curl_easy_setopt(handle, CURLOPT_HEADERDATA, NULL);
+}
+
+void http_perform(struct http_pool *pool, const struct http_request *request,
+		  struct http_response *response)
+{
+	char url[HTTP_URL_MAX];
+	char if_none_match[HTTP_HEADER_MAX];
+	char idempotency_key[HTTP_HEADER_MAX];
+	/* Per-request headers go in front of the pool's list, without copying it. */
+	struct curl_slist extra[3];
+	struct curl_slist *headers = pool->headers;
+	size_t extra_count = 0;
+	CURL *handle;
+
+	memset(response, 0, sizeof(*response));
+	response->result = CURLE_OK;
+	if ((size_t)snprintf(url, sizeof(url), "%s%s", pool->origin, request->path) >=
+	    sizeof(url)) {
+		response->result = CURLE_URL_MALFORMAT;
+		snprintf(response->error_text, sizeof(response->error_text), "URL too long");
+		return;
+	}
+	if (request->if_none_match != NULL) {
+		snprintf(if_none_match, sizeof(if_none_match), "If-None-Match: %s",
+			 request->if_none_match);
+		extra[extra_count++].data = if_none_match;
+	}
+	if (request->idempotency_key != NULL) {
+		snprintf(idempotency_key, sizeof(idempotency_key), "Idempotency-Key: %s",
+			 request->idempotency_key);
+		extra[extra_count++].data = idempotency_key;
+	}
+	if (request->body != NULL)
+		extra[extra_count++].data = "Content-Type: application/json";
+	for (size_t i = extra_count; i > 0; i--) {
+		extra[i - 1].next = headers;
+		headers = &extra[i - 1];
+	}
+
+	handle = http_handle_take(pool, &response->result);
+	if (handle == NULL) {
+		snprintf(response->error_text, sizeof(response->error_text), "%s",
+			 curl_easy_strerror(response->result));
+		return;
+	}
+	response->result = http_request_setup(pool, handle, request, url, headers, response);
+	if (response->result == CURLE_OK)
+		response->result = curl_easy_perform(handle);
+	if (curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &response->status) != CURLE_OK)
+		response->status = 0;
+	if (curl_easy_getinfo(handle, CURLINFO_OS_ERRNO, &response->os_errno) != CURLE_OK)
+		response->os_errno = 0;
+	if (response->body_too_large)
+		snprintf(response->error_text, sizeof(response->error_text),
+			 "response body larger than %d MiB", HTTP_BODY_MAX / (1024 * 1024));
+	else if (response->result != CURLE_OK && response->error_text[0] == '\0')
+		snprintf(response->error_text, sizeof(response->error_text), "%s",
+			 curl_easy_strerror(response->result));
+	if (http_request_forget(handle) == CURLE_OK)
+		http_handle_give_back(pool, handle);
+	else
+		curl_easy_cleanup(handle);
+}
+
+void http_response_release(struct http_response *response)
+{
+	if (response->body != NULL) {
+		explicit_bzero(response->body, response->body_capacity);
+		free(response->body);
+	}
+	response->body = NULL;
+	response->body_length = 0;
+	response->body_capacity = 0;
+}

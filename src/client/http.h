@@ -1,0 +1,60 @@
+/*
+ * HTTP for the token API with libcurl: requests from any thread, kept-alive
+ * connections, the headers every call carries, and the answer's status, body
+ * and the two headers the client reads (ETag, X-RateLimit-Remaining).
+ */
+#ifndef RR_CLIENT_HTTP_H
+#define RR_CLIENT_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <curl/curl.h>
+
+/* Larger answers are refused (-EIO); 10,000 tokens with their texts take about 8 MiB. */
+#define HTTP_BODY_MAX (64 * 1024 * 1024)
+
+#define HTTP_ETAG_MAX 256
+
+struct http_pool;
+
+struct http_options {
+	const char *origin; /* without a trailing slash */
+	const char *token;  /* sent as "Authorization: Bearer TOKEN"; copied */
+	long timeout_ms;    /* the default limit of one request */
+	const char *cafile; /* or NULL */
+	bool insecure;
+};
+
+struct http_request {
+	const char *method; /* "GET" or "POST" */
+	const char *path;   /* "/tokens", ... */
+	const char *body;   /* JSON for a POST, or NULL */
+	const char *if_none_match;
+	const char *idempotency_key;
+	long timeout_ms; /* 0: the pool's default */
+};
+
+struct http_response {
+	CURLcode result;
+	long status;   /* 0 when no answer came */
+	long os_errno; /* CURLINFO_OS_ERRNO */
+	char *body;    /* NUL-terminated; wiped by http_response_release() */
+	size_t body_length;
+	size_t body_capacity;
+	bool body_too_large;
+	char etag[HTTP_ETAG_MAX]; /* "" when the answer had none */
+	bool rate_limit_exhausted;
+	char error_text[CURL_ERROR_SIZE]; /* curl's words for a failed transfer */
+};
+
+/* NULL (after logging why) when curl cannot be set up with these options. */
+struct http_pool *http_pool_new(const struct http_options *options);
+void http_pool_free(struct http_pool *pool);
+
+/* Performs one request; the outcome, success or not, is in *response. */
+void http_perform(struct http_pool *pool, const struct http_request *request,
+		  struct http_response *response);
+void http_response_release(struct http_response *response);
+
+#endif

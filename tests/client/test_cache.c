@@ -1,0 +1,232 @@
+/*
+ * The token cache: lookups, listings merged with known texts kept, tokens
+ * that left queued for the kernel, local changes that win over a listing
+ * fetched at the same time, and expiry.
+ */
+#include "cache.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ID_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define ID_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define ID_C "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+#define ID_D "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
+
+static int failures;
+
+static void check(const char *rule, bool ok)
+{
+	if (!ok) {
+		fprintf(stderr, "FAIL: %s\n", rule);
+		failures++;
+	}
+}
+
+static struct decoded_token token(const char *id, int64_t expires, const char *text)
+{
+	struct decoded_token made = {.created = 100, .expires = expires, .text = text};
+
+	memcpy(made.id, id, sizeof(made.id));
+	made.text_length = text ? strlen(text) : 0;
+	return made;
+}
+
+/* tokens must be sorted by id, as decode_token_list() gives them. */
+static int replace(struct cache *cache, struct decoded_token *tokens, size_t count,
+		   const struct cache_change *changes, size_t change_count)
+{
+	struct decoded_list list = {.tokens = tokens, .count = count};
+
+	return cache_replace(cache, &list, changes, change_count, 1000);
+}
+
+static bool has_text(const struct cache *cache, const char *id, const char *text)
+{
+	const struct cache_entry *entry = cache_lookup(cache, id);
+
+	return entry != NULL && entry->text != NULL && strcmp(entry->text, text) == 0 &&
+	       entry->text_length == strlen(text);
+}
+
+static size_t take_removed(struct cache *cache, char (*ids)[RR_TOKEN_ID_LENGTH + 1], size_t max)
+{
+	return cache_take_removed(cache, ids, max);
+}
+
+static void test_put_and_lookup(void)
+{
+	struct cache cache;
+	struct decoded_token c = token(ID_C, 0, "text-c");
+	struct decoded_token a = token(ID_A, 0, NULL);
+	struct decoded_token b = token(ID_B, 500, "text-b");
+	struct rr_token *tokens = NULL;
+	size_t count = 0;
+
+	cache_init(&cache);
+	check("put", cache_put(&cache, &c, 1) == 0 && cache_put(&cache, &a, 1) == 0 &&
+			 cache_put(&cache, &b, 1) == 0);
+	check("lookup finds each", cache_lookup(&cache, ID_A) != NULL &&
+				       cache_lookup(&cache, ID_B) != NULL &&
+				       cache_lookup(&cache, ID_C) != NULL);
+	check("lookup of an unknown id", cache_lookup(&cache, ID_D) == NULL);
+	check("text kept", has_text(&cache, ID_C, "text-c"));
+	check("no text yet", cache_lookup(&cache, ID_A)->text == NULL);
+	check("one text missing", cache_missing_texts(&cache) == 1);
+	check("copy", cache_copy_tokens(&cache, &tokens, &count) == 0 && count == 3);
+	check("copy sorted by id", count == 3 && strcmp(tokens[0].id, ID_A) == 0 &&
+				       strcmp(tokens[1].id, ID_B) == 0 &&
+				       strcmp(tokens[2].id, ID_C) == 0);
+	check("copy keeps times",
+	      count == 3 && tokens[1].expires == 500 && tokens[1].created == 100);
+	free(tokens);
+	cache_destroy(&cache);
+}
+
+static void test_listing_keeps_texts_and_reports_gone_tokens(void)
+{
+	struct cache cache;
+	struct decoded_token a = token(ID_A, 0, "text-a");
+	struct decoded_token b = token(ID_B, 0, "text-b");
+	struct decoded_token listed[] = {token(ID_A, 0, NULL), token(ID_C, 0, NULL)};
+	char removed[4][RR_TOKEN_ID_LENGTH + 1];
+
+	cache_init(&cache);
+	cache_put(&cache, &a, 1);
+	cache_put(&cache, &b, 1);
+	check("replace", replace(&cache, listed, 2, NULL, 0) == 0);
+	check("listing valid", cache.listing_valid && cache.listing_ms == 1000);
+	check("known text kept", has_text(&cache, ID_A, "text-a"));
+	check("gone token dropped", cache_lookup(&cache, ID_B) == NULL);
+	check("new token added", cache_lookup(&cache, ID_C) != NULL);
+	check("gone token reported once",
+	      take_removed(&cache, removed, 4) == 1 && strcmp(removed[0], ID_B) == 0);
+	check("queue emptied", take_removed(&cache, removed, 4) == 0);
+	cache_destroy(&cache);
+}
+
+static void test_bulk_listing_fills_texts(void)
+{
+	struct cache cache;
+	struct decoded_token plain[] = {token(ID_A, 0, NULL), token(ID_B, 0, NULL)};
+	struct decoded_token bulk[] = {token(ID_A, 0, "text-a"), token(ID_B, 0, "text-b")};
+
+	cache_init(&cache);
+	replace(&cache, plain, 2, NULL, 0);
+	check("two texts missing", cache_missing_texts(&cache) == 2);
+	replace(&cache, bulk, 2, NULL, 0);
+	check("bulk fills texts", has_text(&cache, ID_A, "text-a") &&
+				      has_text(&cache, ID_B, "text-b") &&
+				      cache_missing_texts(&cache) == 0);
+	cache_destroy(&cache);
+}
+
+static void test_local_changes_win_over_a_raced_listing(void)
+{
+	struct cache cache;
+	struct decoded_token made = token(ID_D, 0, "text-d");
+	struct decoded_token listed[] = {token(ID_A, 0, NULL), token(ID_B, 0, NULL)};
+	struct cache_change changes[2] = {{.created = true}, {.created = false}};
+	char removed[4][RR_TOKEN_ID_LENGTH + 1];
+
+	memcpy(changes[0].id, ID_D, sizeof(changes[0].id));
+	memcpy(changes[1].id, ID_B, sizeof(changes[1].id));
+	cache_init(&cache);
+	/* D was made and B revoked here while a listing that predates both was on its way. */
+	cache_put(&cache, &made, 1);
+	check("replace", replace(&cache, listed, 2, changes, 2) == 0);
+	check("made token kept", has_text(&cache, ID_D, "text-d"));
+	check("revoked token not brought back", cache_lookup(&cache, ID_B) == NULL);
+	check("other listed token added", cache_lookup(&cache, ID_A) != NULL);
+	check("nothing reported", take_removed(&cache, removed, 4) == 0);
+	cache_destroy(&cache);
+}
+
+static void test_expired_tokens_leave_and_are_reported(void)
+{
+	struct cache cache;
+	struct decoded_token soon = token(ID_A, 2000, "text-a");
+	struct decoded_token later = token(ID_B, 3000, NULL);
+	struct decoded_token never = token(ID_C, 0, NULL);
+	char removed[4][RR_TOKEN_ID_LENGTH + 1];
+
+	cache_init(&cache);
+	cache_put(&cache, &soon, 1);
+	cache_put(&cache, &later, 1);
+	cache_put(&cache, &never, 1);
+	check("next expiry", cache.next_expiry == 2000);
+	cache_expire(&cache, 1999);
+	check("not yet expired", cache.count == 3);
+	cache_expire(&cache, 2000);
+	check("expired at its expiry", cache.count == 2 && cache_lookup(&cache, ID_A) == NULL);
+	check("next expiry moves on", cache.next_expiry == 3000);
+	cache_expire(&cache, 1000000);
+	check("never expires stays", cache.count == 1 && cache_lookup(&cache, ID_C) != NULL);
+	check("expired reported in order",
+	      take_removed(&cache, removed, 1) == 1 && strcmp(removed[0], ID_A) == 0 &&
+		  take_removed(&cache, removed, 4) == 1 && strcmp(removed[0], ID_B) == 0);
+	cache_destroy(&cache);
+}
+
+static void test_remove(void)
+{
+	struct cache cache;
+	struct decoded_token a = token(ID_A, 0, "text-a");
+	struct decoded_token b = token(ID_B, 0, "text-b");
+	char removed[4][RR_TOKEN_ID_LENGTH + 1];
+
+	cache_init(&cache);
+	cache_put(&cache, &a, 1);
+	cache_put(&cache, &b, 1);
+	cache_remove(&cache, ID_A, false);
+	check("removed", cache_lookup(&cache, ID_A) == NULL && cache.count == 1);
+	check("a local revoke is not reported", take_removed(&cache, removed, 4) == 0);
+	cache_remove(&cache, ID_B, true);
+	check("a token found gone is reported", take_removed(&cache, removed, 4) == 1);
+	cache_remove(&cache, ID_C, true);
+	check("removing an unknown id does nothing", take_removed(&cache, removed, 4) == 0);
+	cache_destroy(&cache);
+}
+
+static void test_many_tokens(void)
+{
+	struct cache cache;
+	struct decoded_token made;
+	char id[RR_TOKEN_ID_LENGTH + 1];
+	bool all_found = true;
+
+	cache_init(&cache);
+	for (int i = 0; i < 10000; i++) {
+		snprintf(id, sizeof(id), "%064x", (unsigned)(i * 7919 % 10007));
+		made = token(id, 0, NULL);
+		cache_put(&cache, &made, 1);
+	}
+	check("10,000 tokens", cache.count == 10000);
+	for (int i = 0; i < 10000; i++) {
+		snprintf(id, sizeof(id), "%064x", (unsigned)(i * 7919 % 10007));
+		all_found = all_found && cache_lookup(&cache, id) != NULL;
+	}
+	check("each found", all_found);
+	for (size_t i = 1; i < cache.count; i++)
+		all_found = all_found && strcmp(cache.entries[i - 1].id, cache.entries[i].id) < 0;
+	check("kept sorted", all_found);
+	cache_destroy(&cache);
+}
+
+int main(void)
+{
+	test_put_and_lookup();
+	test_listing_keeps_texts_and_reports_gone_tokens();
+	test_bulk_listing_fills_texts();
+	test_local_changes_win_over_a_raced_listing();
+	test_expired_tokens_leave_and_are_reported();
+	test_remove();
+	test_many_tokens();
+	if (failures > 0) {
+		fprintf(stderr, "%d failures\n", failures);
+		return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,245 @@
+/*
+ * The decoders on good and malformed answers of every call of SPEC section 3:
+ * anything but the described JSON is -EIO.
+ */
+#include "decode.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#define ID_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define ID_B "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define ID_C "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"
+#define JWT  "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl"
+
+static int failures;
+
+static void fail(const char *rule, const char *detail)
+{
+	fprintf(stderr, "FAIL: %s: %s\n", rule, detail);
+	failures++;
+}
+
+static int list(const char *body, bool require_text, struct decoded_list *decoded)
+{
+	const char *why = NULL;
+	int error = decode_token_list(body, strlen(body), require_text, decoded, &why);
+
+	if (error != 0 && why == NULL)
+		fail(body, "no reason given for the failure");
+	return error;
+}
+
+static void expect_list_rejected(const char *rule, const char *body, bool require_text)
+{
+	struct decoded_list decoded;
+
+	if (list(body, require_text, &decoded) != -EIO) {
+		fail(rule, "listing accepted");
+		decoded_list_release(&decoded);
+	}
+}
+
+static void expect_token_rejected(const char *rule, const char *body)
+{
+	struct decoded_token token;
+	json_t *root = NULL;
+	const char *why = NULL;
+
+	if (decode_token(body, strlen(body), &token, &root, &why) != -EIO) {
+		fail(rule, "token accepted");
+		json_decref(root);
+	} else if (why == NULL) {
+		fail(rule, "no reason given for the failure");
+	}
+}
+
+static void test_listing_is_decoded_sorted_by_id(void)
+{
+	struct decoded_list decoded;
+	const char *body = "{\"tokens\": ["
+			   "{\"id\": \"" ID_C "\", \"created\": 30, \"expires\": null},"
+			   "{\"id\": \"" ID_A "\", \"created\": 10, \"expires\": 1000},"
+			   "{\"id\": \"" ID_B "\", \"created\": 20, \"expires\": 2000}]}";
+
+	if (list(body, false, &decoded) != 0) {
+		fail("listing", "rejected");
+		return;
+	}
+	if (decoded.count != 3 || strcmp(decoded.tokens[0].id, ID_B) != 0 ||
+	    strcmp(decoded.tokens[1].id, ID_A) != 0 || strcmp(decoded.tokens[2].id, ID_C) != 0)
+		fail("listing", "not sorted by id");
+	else if (decoded.tokens[1].created != 10 || decoded.tokens[1].expires != 1000)
+		fail("listing", "wrong times");
+	else if (decoded.tokens[2].expires != 0)
+		fail("listing", "\"expires\": null is not 0");
+	else if (decoded.tokens[0].text != NULL)
+		fail("listing", "a text appeared from nowhere");
+	decoded_list_release(&decoded);
+}
+
+static void test_empty_listing(void)
+{
+	struct decoded_list decoded;
+
+	if (list("{\"tokens\": []}", false, &decoded) != 0 || decoded.count != 0)
+		fail("empty listing", "rejected");
+	else
+		decoded_list_release(&decoded);
+}
+
+static void test_listing_with_texts(void)
+{
+	struct decoded_list decoded;
+	const char *body = "{\"tokens\": [{\"id\": \"" ID_A "\", \"created\": 10, "
+			   "\"expires\": 20, \"token\": \"" JWT "\"}], \"extra\": 1}";
+
+	if (list(body, true, &decoded) != 0) {
+		fail("listing with texts", "rejected");
+		return;
+	}
+	if (decoded.tokens[0].text == NULL || decoded.tokens[0].text_length != strlen(JWT) ||
+	    memcmp(decoded.tokens[0].text, JWT, strlen(JWT)) != 0)
+		fail("listing with texts", "wrong text");
+	decoded_list_release(&decoded);
+}
+
+static void test_malformed_listings_are_eio(void)
+{
+	expect_list_rejected("not JSON", "<html>502 Bad Gateway</html>", false);
+	expect_list_rejected("cut off", "{\"tokens\": [{\"id\": \"" ID_A "\", \"crea", false);
+	expect_list_rejected("empty body", "", false);
+	expect_list_rejected("a bare array", "[]", false);
+	expect_list_rejected("no tokens", "{}", false);
+	expect_list_rejected("tokens not an array", "{\"tokens\": {}}", false);
+	expect_list_rejected("an entry not an object", "{\"tokens\": [\"" ID_A "\"]}", false);
+	expect_list_rejected("missing id", "{\"tokens\": [{\"created\": 1, \"expires\": 2}]}",
+			     false);
+	expect_list_rejected("missing created",
+			     "{\"tokens\": [{\"id\": \"" ID_A "\", \"expires\": 2}]}", false);
+	expect_list_rejected("missing expires",
+			     "{\"tokens\": [{\"id\": \"" ID_A "\", \"created\": 1}]}", false);
+	expect_list_rejected("created as a string",
+			     "{\"tokens\": [{\"id\": \"" ID_A "\", \"created\": \"1\", "
+			     "\"expires\": 2}]}",
+			     false);
+	expect_list_rejected("created as a real",
+			     "{\"tokens\": [{\"id\": \"" ID_A "\", \"created\": 1.5, "
+			     "\"expires\": 2}]}",
+			     false);
+	expect_list_rejected("negative expires",
+			     "{\"tokens\": [{\"id\": \"" ID_A "\", \"created\": 1, "
+			     "\"expires\": -2}]}",
+			     false);
+	expect_list_rejected("id as a number",
+			     "{\"tokens\": [{\"id\": 7, \"created\": 1, \"expires\": 2}]}", false);
+	expect_list_rejected(
+	    "id in upper case",
+	    "{\"tokens\": [{\"id\": \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	    "AAAAAAAAAAAAAAAAAAA\", \"created\": 1, \"expires\": 2}]}",
+	    false);
+	expect_list_rejected("id too short",
+			     "{\"tokens\": [{\"id\": \"abc\", \"created\": 1, \"expires\": 2}]}",
+			     false);
+	expect_list_rejected("id with a path in it",
+			     "{\"tokens\": [{\"id\": \"../aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+			     "aaaaaaaaaaaaaaaaaaaaa\", \"created\": 1, \"expires\": 2}]}",
+			     false);
+	expect_list_rejected("a token listed twice",
+			     "{\"tokens\": [{\"id\": \"" ID_A "\", \"created\": 1, \"expires\": 2},"
+			     "{\"id\": \"" ID_A "\", \"created\": 1, \"expires\": 2}]}",
+			     false);
+	expect_list_rejected("a duplicated key", "{\"tokens\": [], \"tokens\": []}", false);
+	expect_list_rejected(
+	    "with_token=1 without a text",
+	    "{\"tokens\": [{\"id\": \"" ID_A "\", \"created\": 1, \"expires\": 2}]}", true);
+	expect_list_rejected("a text that is not a string",
+			     "{\"tokens\": [{\"id\": \"" ID_A "\", \"created\": 1, \"expires\": 2, "
+			     "\"token\": null}]}",
+			     true);
+}
+
+static void test_one_token(void)
+{
+	struct decoded_token token;
+	json_t *root = NULL;
+	const char *why = NULL;
+	const char *body = "{\"id\": \"" ID_B "\", \"token\": \"" JWT "\", \"created\": 100, "
+			   "\"expires\": 86500}";
+
+	if (decode_token(body, strlen(body), &token, &root, &why) != 0) {
+		fail("one token", why);
+		return;
+	}
+	if (strcmp(token.id, ID_B) != 0 || token.created != 100 || token.expires != 86500 ||
+	    token.text_length != strlen(JWT) || strcmp(token.text, JWT) != 0)
+		fail("one token", "wrong fields");
+	json_decref(root);
+}
+
+static void test_malformed_tokens_are_eio(void)
+{
+	expect_token_rejected("not JSON", "Internal Server Error");
+	expect_token_rejected("cut off", "{\"id\": \"" ID_B "\", \"token\": \"eyJ");
+	expect_token_rejected("missing token",
+			      "{\"id\": \"" ID_B "\", \"created\": 1, \"expires\": 2}");
+	expect_token_rejected("empty token", "{\"id\": \"" ID_B "\", \"token\": \"\", "
+					     "\"created\": 1, \"expires\": 2}");
+	expect_token_rejected("token with a newline",
+			      "{\"id\": \"" ID_B "\", \"token\": \"a\\nb\", \"created\": 1, "
+			      "\"expires\": 2}");
+	expect_token_rejected("token with a NUL",
+			      "{\"id\": \"" ID_B "\", \"token\": \"a\\u0000b\", \"created\": 1, "
+			      "\"expires\": 2}");
+	expect_token_rejected("token as a number",
+			      "{\"id\": \"" ID_B
+			      "\", \"token\": 5, \"created\": 1, \"expires\": 2}");
+	expect_token_rejected("bad id", "{\"id\": \"xyz\", \"token\": \"" JWT "\", "
+					"\"created\": 1, \"expires\": 2}");
+	expect_token_rejected("expires as a boolean",
+			      "{\"id\": \"" ID_B "\", \"token\": \"" JWT "\", \"created\": 1, "
+			      "\"expires\": true}");
+	expect_token_rejected("the listing shape", "{\"tokens\": []}");
+}
+
+static void test_error_message(void)
+{
+	char message[DECODE_ERROR_MESSAGE_MAX];
+	const char *body = "{\"error_message\": \"wrong authorization token\"}";
+	const char *two_lines = "{\"error_message\": \"first\\nsecond\"}";
+
+	if (decode_error_message(body, strlen(body), message, sizeof(message)) != 0 ||
+	    strcmp(message, "wrong authorization token") != 0)
+		fail("error_message", message);
+	if (decode_error_message(two_lines, strlen(two_lines), message, sizeof(message)) != 0 ||
+	    strcmp(message, "first second") != 0)
+		fail("error_message stays on one line", message);
+	if (decode_error_message(body, strlen(body), message, 6) != 0 ||
+	    strcmp(message, "wrong") != 0)
+		fail("error_message is cut to the buffer", message);
+	if (decode_error_message("<html/>", 7, message, sizeof(message)) != -EIO ||
+	    message[0] != '\0')
+		fail("error body that is not JSON", message);
+	if (decode_error_message("{\"error\": 1}", 12, message, sizeof(message)) != -EIO)
+		fail("error body without error_message", message);
+	if (decode_error_message(NULL, 0, message, sizeof(message)) != -EIO)
+		fail("no error body", message);
+}
+
+int main(void)
+{
+	decode_init();
+	test_listing_is_decoded_sorted_by_id();
+	test_empty_listing();
+	test_listing_with_texts();
+	test_malformed_listings_are_eio();
+	test_one_token();
+	test_malformed_tokens_are_eio();
+	test_error_message();
+	if (failures > 0) {
+		fprintf(stderr, "%d failures\n", failures);
+		return 1;
+	}
+	return 0;
+}
