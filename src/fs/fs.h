@@ -1,0 +1,37 @@
+/*
+ * What every part of the driver shares: the state one mount lives on.
+ *
+ * main.c fills it in before the session starts; the request handlers
+ * (ops.c) and the notification thread (notify.c) only read it, so it needs
+ * no lock of its own. The client and the inode table lock themselves.
+ */
+#ifndef RR_FS_FS_H
+#define RR_FS_FS_H
+
+#define FUSE_USE_VERSION FUSE_MAKE_VERSION(3, 14)
+
+#include <fuse_lowlevel.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include <rerobots/client.h>
+
+#include "inode.h"
+
+struct fs {
+	struct rr_client *client;
+	struct inode_table *inodes;
+	struct fuse_session *session;
+	double list_ttl; /* entry and attribute timeout of tokens, seconds */
+	uid_t uid;	 /* the mounting user owns everything */
+	gid_t gid;
+	time_t mounted; /* the root's times */
+};
+
+/* The project's version, for --version. */
+extern const char fs_version[];
+
+/* The operations table, for fuse_session_new(). */
+const struct fuse_lowlevel_ops *ops_table(void);
+
+#endif

@@ -1,0 +1,197 @@
+/*
+ * The inode table of inode.h: two search trees over the same entries, one
+ * keyed by token id (lookups name tokens), one by inode number (every other
+ * request names inodes), under one mutex.
+ *
+ * Two ids that share their first 60 bits (about one chance in 10^11 with a
+ * million tokens) would want the same block; the second then takes the
+ * next free one, which only a plain readdir could show differently.
+ */
+#include "inode.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <search.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs.h"
+
+/* A token's block: its directory's number, then one number per file. */
+#define INODE_BLOCK 4
+
+struct inode_entry {
+	uint64_t ino; /* the directory's number; the files follow it */
+	char id[RR_TOKEN_ID_LENGTH + 1];
+	uint64_t references; /* over the whole block */
+};
+
+struct inode_table {
+	pthread_mutex_t lock;
+	void *by_id;
+	void *by_ino;
+};
+
+static int inode_compare_id(const void *a, const void *b)
+{
+	const struct inode_entry *left = a;
+	const struct inode_entry *right = b;
+
+	return strcmp(left->id, right->id);
+}
+
+static int inode_compare_ino(const void *a, const void *b)
+{
+	const struct inode_entry *left = a;
+	const struct inode_entry *right = b;
+
+	return (left->ino > right->ino) - (left->ino < right->ino);
+}
+
+struct inode_table *inode_table_new(void)
+{
+	struct inode_table *table = calloc(1, sizeof(*table));
+
+	if (table == NULL)
+		return NULL;
+	pthread_mutex_init(&table->lock, NULL);
+	return table;
+}
+
+/* Both trees hold the same entries: the second one to go frees them. */
+static void inode_keep(void *entry)
+{
+}
+
+void inode_table_free(struct inode_table *table)
+{
+	if (table == NULL)
+		return;
+	tdestroy(table->by_id, inode_keep);
+	tdestroy(table->by_ino, free);
+	pthread_mutex_destroy(&table->lock);
+	free(table);
+}
+
+static struct inode_entry *inode_lookup_id(struct inode_table *table, const char *id)
+{
+	struct inode_entry key;
+	void *node;
+
+	memcpy(key.id, id, RR_TOKEN_ID_LENGTH);
+	key.id[RR_TOKEN_ID_LENGTH] = '\0';
+	node = tfind(&key, &table->by_id, inode_compare_id);
+	return node == NULL ? NULL : *(struct inode_entry **)node;
+}
+
+static struct inode_entry *inode_lookup_ino(struct inode_table *table, uint64_t ino)
+{
+	struct inode_entry key;
+	void *node;
+
+	key.ino = ino - ino % INODE_BLOCK;
+	node = tfind(&key, &table->by_ino, inode_compare_ino);
+	return node == NULL ? NULL : *(struct inode_entry **)node;
+}
+
+/* The block an id wants: its first 15 hex digits, times four; never 0 nor the root's. */
+static uint64_t inode_derive(const char *id)
+{
+	uint64_t number = 0;
+
+	for (int i = 0; i < 15; i++) {
+		char digit = id[i];
+
+		number = number * 16 + (uint64_t)(digit <= '9' ? digit - '0' : digit - 'a' + 10);
+	}
+	return number == 0 ? INODE_BLOCK : number * INODE_BLOCK;
+}
+
+static struct inode_entry *inode_insert(struct inode_table *table, const char *id)
+{
+	struct inode_entry *entry = calloc(1, sizeof(*entry));
+
+	if (entry == NULL)
+		return NULL;
+	memcpy(entry->id, id, RR_TOKEN_ID_LENGTH);
+	entry->ino = inode_derive(id);
+	while (inode_lookup_ino(table, entry->ino) != NULL)
+		entry->ino += INODE_BLOCK;
+	if (tsearch(entry, &table->by_id, inode_compare_id) == NULL) {
+		free(entry);
+		return NULL;
+	}
+	if (tsearch(entry, &table->by_ino, inode_compare_ino) == NULL) {
+		tdelete(entry, &table->by_id, inode_compare_id);
+		free(entry);
+		return NULL;
+	}
+	return entry;
+}
+
+uint64_t inode_ref(struct inode_table *table, const char *id, enum inode_kind kind)
+{
+	struct inode_entry *entry;
+	uint64_t ino = 0;
+
+	pthread_mutex_lock(&table->lock);
+	entry = inode_lookup_id(table, id);
+	if (entry == NULL)
+		entry = inode_insert(table, id);
+	if (entry != NULL) {
+		entry->references++;
+		ino = entry->ino + (uint64_t)(kind - INODE_TOKEN_DIR);
+	}
+	pthread_mutex_unlock(&table->lock);
+	return ino;
+}
+
+void inode_unref(struct inode_table *table, uint64_t ino, uint64_t count)
+{
+	struct inode_entry *entry;
+
+	pthread_mutex_lock(&table->lock);
+	entry = inode_lookup_ino(table, ino);
+	if (entry != NULL) {
+		entry->references -= count < entry->references ? count : entry->references;
+		if (entry->references == 0) {
+			tdelete(entry, &table->by_id, inode_compare_id);
+			tdelete(entry, &table->by_ino, inode_compare_ino);
+			free(entry);
+		}
+	}
+	pthread_mutex_unlock(&table->lock);
+}
+
+int inode_resolve(struct inode_table *table, uint64_t ino, enum inode_kind *kind,
+		  char id[RR_TOKEN_ID_LENGTH + 1])
+{
+	struct inode_entry *entry;
+	int rc = -ENOENT;
+
+	if (ino == FUSE_ROOT_ID) {
+		*kind = INODE_ROOT;
+		return 0;
+	}
+	pthread_mutex_lock(&table->lock);
+	entry = inode_lookup_ino(table, ino);
+	if (entry != NULL) {
+		*kind = (enum inode_kind)(INODE_TOKEN_DIR + (int)(ino % INODE_BLOCK));
+		memcpy(id, entry->id, RR_TOKEN_ID_LENGTH + 1);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&table->lock);
+	return rc;
+}
+
+uint64_t inode_number(struct inode_table *table, const char *id)
+{
+	struct inode_entry *entry;
+	uint64_t ino;
+
+	pthread_mutex_lock(&table->lock);
+	entry = inode_lookup_id(table, id);
+	ino = entry == NULL ? inode_derive(id) : entry->ino;
+	pthread_mutex_unlock(&table->lock);
+	return ino;
+}

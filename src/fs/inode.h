@@ -1,0 +1,53 @@
+/*
+ * The inode table: which token an inode number stands for.
+ *
+ * The kernel names everything by inode number. Each token has a block of
+ * four: its directory's number (a multiple of four) and its three files
+ * right after it. The directory's number comes from the token's id (its
+ * first 60 bits), so a token keeps its numbers for its whole life, across
+ * forgets and remounts, a plain readdir can give the number a later lookup
+ * will give without holding anything, and a stale number cannot name
+ * another token. The root is FUSE_ROOT_ID and belongs to no token.
+ *
+ * The table holds the tokens the kernel holds: every entry reply (lookup,
+ * mkdir, readdirplus) takes one reference on the inode it names, as the
+ * kernel counts it; forget gives them back and the token leaves the table
+ * when the last reference of its block goes.
+ */
+#ifndef RR_FS_INODE_H
+#define RR_FS_INODE_H
+
+#include <stdint.h>
+
+#include <rerobots/client.h>
+
+enum inode_kind {
+	INODE_ROOT,
+	INODE_TOKEN_DIR,
+	INODE_JWT,
+	INODE_CREATED,
+	INODE_EXPIRES,
+};
+
+struct inode_table;
+
+struct inode_table *inode_table_new(void);
+void inode_table_free(struct inode_table *table);
+
+/* Takes one reference on the token's inode of that kind; returns its number, 0 without memory. */
+uint64_t inode_ref(struct inode_table *table, const char *id, enum inode_kind kind);
+
+/* Gives back count references on ino (forget, or an entry reply the kernel never got). */
+void inode_unref(struct inode_table *table, uint64_t ino, uint64_t count);
+
+/*
+ * What ino stands for: its kind and, for a token's inodes, the token id
+ * copied into id. -ENOENT for a number the table does not hold.
+ */
+int inode_resolve(struct inode_table *table, uint64_t ino, enum inode_kind *kind,
+		  char id[RR_TOKEN_ID_LENGTH + 1]);
+
+/* The number of the token's directory, whether or not the kernel holds it. */
+uint64_t inode_number(struct inode_table *table, const char *id);
+
+#endif

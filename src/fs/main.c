@@ -1,0 +1,182 @@
+/*
+ * rerobotsfs: rerobots API tokens as a filesystem (SPEC section 2).
+ *
+ *     $ rerobotsfs -o origin=http://127.0.0.1:8080,token_file=$HOME/.rerobots/jwt.txt ~/tokens
+ *     $ mkdir ~/tokens/24h
+ *     $ ls -l ~/tokens
+ *     drwx------ 2 alice alice 0 Nov 28 16:42 6c1f...9d0e
+ *     drwx------ 2 alice alice 0 Nov 28 09:10 e3b0...b855
+ *     $ cat ~/tokens/6c1f...9d0e/expires
+ *     2026-11-29T16:42:37Z
+ *     $ cp ~/tokens/6c1f...9d0e/jwt.txt robot.jwt
+ *     $ rmdir ~/tokens/6c1f...9d0e
+ *     $ fusermount3 -u ~/tokens
+ *
+ * This file is the program's life: the options, the token, the one request
+ * that checks the token before anything is mounted, the session and its
+ * loop, and the teardown. The operations are in ops.c.
+ */
+#include "fs.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "credential.h"
+#include "log.h"
+#include "notify.h"
+#include "options.h"
+#include "secret.h"
+
+/* Idle worker threads kept for the next burst of requests, unless -o max_idle_threads says. */
+#define MAIN_IDLE_THREADS 10
+
+/* The client, made and checked before mounting: a refused token mounts nothing. */
+static struct rr_client *main_client(const struct options *options, const char *token)
+{
+	struct rr_client_options client_options = {
+	    .origin = options->origin,
+	    .token = token,
+	    .timeout_seconds = options->timeout_seconds,
+	    .list_ttl_seconds = options->list_ttl_seconds,
+	    .cafile = options->cafile,
+	    .insecure = options->insecure != 0,
+	};
+	struct rr_client *client;
+	char message[512];
+
+	client = rr_client_new(&client_options);
+	if (client == NULL)
+		return NULL;
+	if (rr_client_check(client, message, sizeof(message)) != 0) {
+		log_error("%s", message);
+		rr_client_free(client);
+		return NULL;
+	}
+	return client;
+}
+
+static int main_loop(struct fuse_session *se, const struct fuse_cmdline_opts *cmdline)
+{
+	struct fuse_loop_config *config;
+	int rc;
+
+	if (cmdline->singlethread)
+		return fuse_session_loop(se);
+	config = fuse_loop_cfg_create();
+	if (config == NULL)
+		return -1;
+	fuse_loop_cfg_set_clone_fd(config, (unsigned int)cmdline->clone_fd);
+	fuse_loop_cfg_set_max_threads(config, cmdline->max_threads);
+	fuse_loop_cfg_set_idle_threads(config, cmdline->max_idle_threads == UINT_MAX
+						   ? MAIN_IDLE_THREADS
+						   : cmdline->max_idle_threads);
+	rc = fuse_session_loop_mt(se, config);
+	fuse_loop_cfg_destroy(config);
+	return rc;
+}
+
+/* Mounts, serves until unmounted or signalled, unmounts; returns the exit status. */
+static int main_serve(struct fs *fs, struct fuse_args *args,
+		      const struct fuse_cmdline_opts *cmdline)
+{
+	struct notify *notify;
+	struct fuse_session *se;
+	int status = 1;
+
+	se = fuse_session_new(args, ops_table(), sizeof(struct fuse_lowlevel_ops), fs);
+	if (se == NULL)
+		return 1;
+	fs->session = se;
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out_session;
+	if (fuse_session_mount(se, cmdline->mountpoint) != 0)
+		goto out_signals;
+	if (fuse_daemonize(cmdline->foreground) != 0)
+		goto out_unmount;
+	log_init("rerobotsfs", !cmdline->foreground);
+	notify = notify_start(fs);
+	if (notify == NULL)
+		goto out_unmount;
+	/* A signal that ends the loop is a clean stop, as an unmount is. */
+	status = main_loop(se, cmdline) < 0 ? 1 : 0;
+	/* Unmounting first ends any request the kernel still holds, so no notification can wait
+	 * on it while the thread is joined. */
+	fuse_session_unmount(se);
+	notify_stop(notify);
+	goto out_signals;
+out_unmount:
+	fuse_session_unmount(se);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out_session:
+	fuse_session_destroy(se);
+	return status;
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts cmdline;
+	struct options options;
+	struct fs fs;
+	char *token;
+	int status = 1;
+
+	/* No core dump or ptrace by another user may show the token. */
+	prctl(PR_SET_DUMPABLE, 0);
+	log_init("rerobotsfs", false);
+	memset(&cmdline, 0, sizeof(cmdline));
+	memset(&fs, 0, sizeof(fs));
+
+	if (options_parse(&args, &options) != 0)
+		goto out;
+	if (fuse_parse_cmdline(&args, &cmdline) != 0)
+		goto out;
+	if (cmdline.show_help) {
+		options_help(argv[0]);
+		fuse_cmdline_help();
+		fuse_lowlevel_help();
+		status = 0;
+		goto out;
+	}
+	if (cmdline.show_version) {
+		printf("rerobotsfs version %s\n", fs_version);
+		printf("FUSE library version %s\n", fuse_pkgversion());
+		fuse_lowlevel_version();
+		status = 0;
+		goto out;
+	}
+	if (cmdline.mountpoint == NULL) {
+		log_error("no mount point given; usage: %s [options] MOUNTPOINT", argv[0]);
+		goto out;
+	}
+
+	token = credential_load(options.token_file);
+	if (token == NULL)
+		goto out;
+	fs.client = main_client(&options, token);
+	secret_free(token);
+	if (fs.client == NULL)
+		goto out;
+	fs.inodes = inode_table_new();
+	if (fs.inodes == NULL) {
+		log_error("out of memory");
+		goto out;
+	}
+	fs.list_ttl = (double)options.list_ttl_seconds;
+	fs.uid = getuid();
+	fs.gid = getgid();
+	fs.mounted = time(NULL);
+	status = main_serve(&fs, &args, &cmdline);
+out:
+	rr_client_free(fs.client);
+	inode_table_free(fs.inodes);
+	free(cmdline.mountpoint);
+	options_free(&options);
+	fuse_opt_free_args(&args);
+	return status;
+}

@@ -1,0 +1,128 @@
+/*
+ * Kernel notifications for tokens that went away by themselves; see
+ * notify.h.
+ *
+ * About four times a second the thread asks the client which tokens left
+ * its cache without a local revoke, and for each one drops the root's entry
+ * in the kernel with fuse_lowlevel_notify_delete (which also tells inotify
+ * watchers, so an open file manager view updates), falling back to
+ * fuse_lowlevel_notify_inval_entry. These calls wait for the kernel's lock
+ * on the root directory, which a request in progress may hold until its
+ * reply: that is why they are made here and never from a request handler.
+ * -ENOENT (the kernel never looked the token up) is the common answer.
+ */
+#include "notify.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+#define NOTIFY_INTERVAL_NS (250 * 1000 * 1000L)
+#define NOTIFY_BATCH	   64
+
+struct notify {
+	struct fs *fs;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	bool stopping;
+};
+
+static void notify_token_gone(struct notify *notify, const char *id)
+{
+	struct fs *fs = notify->fs;
+	fuse_ino_t ino = inode_number(fs->inodes, id);
+	int rc;
+
+	rc = fuse_lowlevel_notify_delete(fs->session, FUSE_ROOT_ID, ino, id, RR_TOKEN_ID_LENGTH);
+	if (rc == 0 || rc == -ENOENT)
+		return;
+	rc = fuse_lowlevel_notify_inval_entry(fs->session, FUSE_ROOT_ID, id, RR_TOKEN_ID_LENGTH);
+	if (rc != 0 && rc != -ENOENT && rc != -ENOSYS)
+		log_warning("cannot tell the kernel that token %.12s... is gone: %s", id,
+			    strerror(-rc));
+}
+
+static void notify_collect(struct notify *notify)
+{
+	char ids[NOTIFY_BATCH][RR_TOKEN_ID_LENGTH + 1];
+	size_t count;
+
+	do {
+		count = rr_client_collect_removed(notify->fs->client, (int64_t)time(NULL), ids,
+						  NOTIFY_BATCH);
+		for (size_t i = 0; i < count; i++)
+			notify_token_gone(notify, ids[i]);
+	} while (count == NOTIFY_BATCH);
+}
+
+static void *notify_run(void *data)
+{
+	struct notify *notify = data;
+	struct timespec deadline;
+
+	pthread_mutex_lock(&notify->lock);
+	while (!notify->stopping) {
+		clock_gettime(CLOCK_MONOTONIC, &deadline);
+		deadline.tv_nsec += NOTIFY_INTERVAL_NS;
+		if (deadline.tv_nsec >= 1000000000L) {
+			deadline.tv_sec++;
+			deadline.tv_nsec -= 1000000000L;
+		}
+		/* A spurious wakeup only makes one round early. */
+		pthread_cond_timedwait(&notify->wake, &notify->lock, &deadline);
+		if (notify->stopping)
+			break;
+		pthread_mutex_unlock(&notify->lock);
+		notify_collect(notify);
+		pthread_mutex_lock(&notify->lock);
+	}
+	pthread_mutex_unlock(&notify->lock);
+	return NULL;
+}
+
+struct notify *notify_start(struct fs *fs)
+{
+	struct notify *notify = calloc(1, sizeof(*notify));
+	pthread_condattr_t attr;
+	int rc;
+
+	if (notify == NULL) {
+		log_error("cannot start the notification thread: out of memory");
+		return NULL;
+	}
+	notify->fs = fs;
+	pthread_mutex_init(&notify->lock, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&notify->wake, &attr);
+	pthread_condattr_destroy(&attr);
+	rc = pthread_create(&notify->thread, NULL, notify_run, notify);
+	if (rc != 0) {
+		log_error("cannot start the notification thread: %s", strerror(rc));
+		pthread_cond_destroy(&notify->wake);
+		pthread_mutex_destroy(&notify->lock);
+		free(notify);
+		return NULL;
+	}
+	return notify;
+}
+
+void notify_stop(struct notify *notify)
+{
+	if (notify == NULL)
+		return;
+	pthread_mutex_lock(&notify->lock);
+	notify->stopping = true;
+	pthread_cond_signal(&notify->wake);
+	pthread_mutex_unlock(&notify->lock);
+	pthread_join(notify->thread, NULL);
+	pthread_cond_destroy(&notify->wake);
+	pthread_mutex_destroy(&notify->lock);
+	free(notify);
+}

@@ -1,0 +1,774 @@
+/*
+ * The FUSE operations: the tree of SPEC 2.1 over what the client knows.
+ *
+ *     MOUNT/                 drwx------   the root, inode FUSE_ROOT_ID
+ *       ID/                  drwx------   one per active token
+ *         jwt.txt            -r--------   the token text, then "\n"
+ *         created            -r--r--r--   "2026-11-28T16:42:37Z\n"
+ *         expires            -r--r--r--   same format, or "never\n"
+ *
+ * Each handler asks the client (which owns the cache and every request)
+ * and replies exactly once; errors unwind to one fuse_reply_err. mkdir of a
+ * duration makes a token, rmdir of an id revokes one, and every other
+ * change is refused without touching anything.
+ *
+ * The kernel's own caches do most of the work: token entries and attributes
+ * stay valid for list_ttl (notify.c tells the kernel early when a token
+ * goes), file contents are kept across opens, and names that can never be
+ * tokens are cached as negative entries for an hour.
+ */
+#include "fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "duration.h"
+#include "log.h"
+#include "secret.h"
+#include "timefmt.h"
+#include "token_id.h"
+
+/*
+ * Names that are neither a token id nor a duration (".hidden",
+ * "desktop.ini", ...) can never exist; file managers probe them again and
+ * again.
+ */
+#define OPS_NEVER_TIMEOUT 3600.0
+/* The root's listing and times change with every mkdir and rmdir. */
+#define OPS_ROOT_TIMEOUT 1.0
+/*
+ * How long the kernel keeps a mkdir's duration name ("24h") leading to the
+ * new token, so that `mkdir 24h && cat 24h/jwt.txt` works; short, so that
+ * a second `mkdir 24h` soon makes another token instead of failing EEXIST.
+ */
+#define OPS_MKDIR_TIMEOUT 1.0
+
+/* The smallest entry of a directory reply: a struct fuse_dirent with a short name. */
+#define OPS_DIRENT_MIN 32
+
+/* Entries of a token's directory after "." and "..", in listing order. */
+static const enum inode_kind ops_file_kinds[] = {INODE_JWT, INODE_CREATED, INODE_EXPIRES};
+
+#define OPS_FILE_COUNT (sizeof(ops_file_kinds) / sizeof(ops_file_kinds[0]))
+
+/* The root's listing as it was when the directory was read from its start. */
+struct ops_dir {
+	struct rr_token *tokens;
+	size_t count;
+	bool loaded;
+};
+
+/* A file's bytes; released with secret_free, since jwt.txt's are the token. */
+struct ops_content {
+	char *data;
+	size_t length;
+};
+
+static struct fs *ops_fs(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static const char *ops_file_name(enum inode_kind kind)
+{
+	switch (kind) {
+	case INODE_JWT:
+		return "jwt.txt";
+	case INODE_CREATED:
+		return "created";
+	case INODE_EXPIRES:
+		return "expires";
+	default:
+		return NULL;
+	}
+}
+
+/* The kind of the file called name in a token's directory, or INODE_ROOT for none. */
+static enum inode_kind ops_file_kind(const char *name)
+{
+	for (size_t i = 0; i < OPS_FILE_COUNT; i++)
+		if (strcmp(name, ops_file_name(ops_file_kinds[i])) == 0)
+			return ops_file_kinds[i];
+	return INODE_ROOT;
+}
+
+static bool ops_is_file(enum inode_kind kind)
+{
+	return kind == INODE_JWT || kind == INODE_CREATED || kind == INODE_EXPIRES;
+}
+
+static int ops_content_time(int64_t when, bool never_when_zero, struct ops_content *content)
+{
+	char text[TIMEFMT_UTC_LENGTH + 2];
+	int length;
+
+	if (when == 0 && never_when_zero) {
+		content->data = secret_dup("never\n", 6);
+		content->length = 6;
+		return content->data == NULL ? -ENOMEM : 0;
+	}
+	length = timefmt_utc(when, text, sizeof(text) - 1);
+	if (length < 0)
+		return -EIO;
+	text[length++] = '\n';
+	content->data = secret_dup(text, (size_t)length);
+	content->length = (size_t)length;
+	return content->data == NULL ? -ENOMEM : 0;
+}
+
+static int ops_content_jwt(struct fs *fs, const char *operation, const char *id,
+			   struct ops_content *content)
+{
+	char *text;
+	size_t length;
+	int rc;
+
+	rc = rr_client_token_text(fs->client, operation, id, &text, &length);
+	if (rc != 0)
+		return rc;
+	content->data = malloc(length + 2);
+	if (content->data != NULL) {
+		memcpy(content->data, text, length);
+		content->data[length] = '\n';
+		content->data[length + 1] = '\0';
+		content->length = length + 1;
+	}
+	secret_free(text);
+	return content->data == NULL ? -ENOMEM : 0;
+}
+
+/* The bytes of a token's file; token is the token's metadata. */
+static int ops_content(struct fs *fs, const char *operation, enum inode_kind kind,
+		       const struct rr_token *token, struct ops_content *content)
+{
+	switch (kind) {
+	case INODE_JWT:
+		return ops_content_jwt(fs, operation, token->id, content);
+	case INODE_CREATED:
+		return ops_content_time(token->created, false, content);
+	case INODE_EXPIRES:
+		return ops_content_time(token->expires, true, content);
+	default:
+		return -EISDIR;
+	}
+}
+
+static void ops_attr(const struct fs *fs, enum inode_kind kind, fuse_ino_t ino, time_t when,
+		     size_t size, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	st->st_uid = fs->uid;
+	st->st_gid = fs->gid;
+	st->st_atime = when;
+	st->st_mtime = when;
+	st->st_ctime = when;
+	switch (kind) {
+	case INODE_ROOT:
+	case INODE_TOKEN_DIR:
+		st->st_mode = S_IFDIR | 0700;
+		st->st_nlink = 2;
+		break;
+	case INODE_JWT:
+		st->st_mode = S_IFREG | 0400;
+		st->st_nlink = 1;
+		break;
+	case INODE_CREATED:
+	case INODE_EXPIRES:
+		st->st_mode = S_IFREG | 0444;
+		st->st_nlink = 1;
+		break;
+	}
+	st->st_size = (off_t)size;
+	st->st_blocks = (blkcnt_t)((size + 511) / 512);
+}
+
+/* The attributes of a token's inode of kind, sizes exact (jwt.txt's needs the text). */
+static int ops_token_attr(struct fs *fs, const char *operation, enum inode_kind kind,
+			  const struct rr_token *token, fuse_ino_t ino, struct stat *st)
+{
+	struct ops_content content = {NULL, 0};
+	int rc;
+
+	if (ops_is_file(kind)) {
+		rc = ops_content(fs, operation, kind, token, &content);
+		if (rc != 0)
+			return rc;
+	}
+	ops_attr(fs, kind, ino, (time_t)token->created, content.length, st);
+	secret_free(content.data);
+	return 0;
+}
+
+/* Fills entry for the token's inode of kind and takes the reference the kernel will count. */
+static int ops_token_entry(struct fs *fs, const char *operation, enum inode_kind kind,
+			   const struct rr_token *token, double timeout,
+			   struct fuse_entry_param *entry)
+{
+	int rc;
+
+	memset(entry, 0, sizeof(*entry));
+	rc = ops_token_attr(fs, operation, kind, token, 0, &entry->attr);
+	if (rc != 0)
+		return rc;
+	entry->ino = inode_ref(fs->inodes, token->id, kind);
+	if (entry->ino == 0)
+		return -ENOMEM;
+	entry->attr.st_ino = entry->ino;
+	entry->attr_timeout = timeout;
+	entry->entry_timeout = timeout;
+	return 0;
+}
+
+/* Replies with entry; a reply the kernel never got takes back the entry's reference. */
+static void ops_reply_entry(fuse_req_t req, struct fs *fs, const struct fuse_entry_param *entry)
+{
+	if (fuse_reply_entry(req, entry) != 0 && entry->ino != 0)
+		inode_unref(fs->inodes, entry->ino, 1);
+}
+
+static void ops_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = ops_fs(req);
+	struct fuse_entry_param entry;
+	char id[RR_TOKEN_ID_LENGTH + 1];
+	enum inode_kind parent_kind;
+	enum inode_kind kind = INODE_TOKEN_DIR;
+	struct rr_token token;
+	int64_t seconds;
+	int rc;
+
+	memset(&entry, 0, sizeof(entry));
+	rc = inode_resolve(fs->inodes, parent, &parent_kind, id);
+	if (rc != 0)
+		goto out_err;
+	if (parent_kind == INODE_ROOT) {
+		if (!token_id_is_valid(name)) {
+			/* A duration stays unknown, not absent for long: mkdir must reach us. */
+			entry.entry_timeout =
+			    duration_parse(name, &seconds) == 0 ? 0 : OPS_NEVER_TIMEOUT;
+			goto out;
+		}
+		memcpy(id, name, sizeof(id));
+	} else if (parent_kind == INODE_TOKEN_DIR) {
+		kind = ops_file_kind(name);
+		if (kind == INODE_ROOT) {
+			entry.entry_timeout = OPS_NEVER_TIMEOUT;
+			goto out;
+		}
+	} else {
+		rc = -ENOTDIR;
+		goto out_err;
+	}
+	rc = rr_client_token_get(fs->client, "lookup", id, &token);
+	if (rc != 0)
+		goto out_err;
+	rc = ops_token_entry(fs, "lookup", kind, &token, fs->list_ttl, &entry);
+	if (rc != 0)
+		goto out_err;
+out:
+	ops_reply_entry(req, fs, &entry);
+	return;
+out_err:
+	fuse_reply_err(req, -rc);
+}
+
+static void ops_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	inode_unref(ops_fs(req)->inodes, ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void ops_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	struct fs *fs = ops_fs(req);
+
+	for (size_t i = 0; i < count; i++)
+		inode_unref(fs->inodes, forgets[i].ino, forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void ops_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = ops_fs(req);
+	char id[RR_TOKEN_ID_LENGTH + 1];
+	double timeout = OPS_ROOT_TIMEOUT;
+	enum inode_kind kind;
+	struct rr_token token;
+	struct stat st;
+	int rc;
+
+	rc = inode_resolve(fs->inodes, ino, &kind, id);
+	if (rc != 0)
+		goto out_err;
+	if (kind == INODE_ROOT) {
+		ops_attr(fs, kind, ino, fs->mounted, 0, &st);
+	} else {
+		rc = rr_client_token_get(fs->client, "getattr", id, &token);
+		if (rc != 0)
+			goto out_err;
+		rc = ops_token_attr(fs, "getattr", kind, &token, ino, &st);
+		if (rc != 0)
+			goto out_err;
+		timeout = fs->list_ttl;
+	}
+	fuse_reply_attr(req, &st, timeout);
+	return;
+out_err:
+	fuse_reply_err(req, -rc);
+}
+
+static void ops_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = ops_fs(req);
+	char id[RR_TOKEN_ID_LENGTH + 1];
+	enum inode_kind kind;
+	struct rr_token token;
+	struct ops_dir *dir = NULL;
+	int rc;
+
+	rc = inode_resolve(fs->inodes, ino, &kind, id);
+	if (rc != 0)
+		goto out_err;
+	if (kind == INODE_ROOT) {
+		dir = calloc(1, sizeof(*dir));
+		if (dir == NULL) {
+			rc = -ENOMEM;
+			goto out_err;
+		}
+		fi->fh = (uintptr_t)dir;
+	} else if (kind == INODE_TOKEN_DIR) {
+		rc = rr_client_token_get(fs->client, "opendir", id, &token);
+		if (rc != 0)
+			goto out_err;
+	} else {
+		rc = -ENOTDIR;
+		goto out_err;
+	}
+	if (fuse_reply_open(req, fi) != 0 && kind == INODE_ROOT)
+		free(dir);
+	return;
+out_err:
+	fuse_reply_err(req, -rc);
+}
+
+/*
+ * Takes a new snapshot of the listing. Reading from offset 0 (the first
+ * read, or after rewinddir) always does, so that a directory view kept open
+ * across a token's expiry shows it gone at its next refresh.
+ */
+static int ops_dir_load(struct fs *fs, struct ops_dir *dir)
+{
+	struct rr_token *tokens;
+	size_t count;
+	int rc;
+
+	rc = rr_client_list(fs->client, "readdir", &tokens, &count);
+	if (rc != 0)
+		return rc;
+	free(dir->tokens);
+	dir->tokens = tokens;
+	dir->count = count;
+	dir->loaded = true;
+	return 0;
+}
+
+/* Where a directory reply is built: buffer, and the references its entries took. */
+struct ops_dir_reply {
+	fuse_req_t req;
+	bool plus;
+	char *buffer;
+	size_t size;
+	size_t used;
+	fuse_ino_t *taken;
+	size_t taken_count;
+};
+
+/*
+ * Adds one entry at offset index (its successor's offset is index + 1).
+ * entry->ino is the reference taken for it, 0 for none. Returns false when
+ * the buffer is full; the entry's reference is then given back.
+ */
+static bool ops_dir_add(struct fs *fs, struct ops_dir_reply *reply, const char *name,
+			const struct fuse_entry_param *entry, off_t index)
+{
+	char *at = reply->buffer + reply->used;
+	size_t left = reply->size - reply->used;
+	size_t length;
+
+	if (reply->plus)
+		length = fuse_add_direntry_plus(reply->req, at, left, name, entry, index + 1);
+	else
+		length = fuse_add_direntry(reply->req, at, left, name, &entry->attr, index + 1);
+	if (length > left) {
+		if (entry->ino != 0)
+			inode_unref(fs->inodes, entry->ino, 1);
+		return false;
+	}
+	reply->used += length;
+	if (entry->ino != 0)
+		reply->taken[reply->taken_count++] = entry->ino;
+	return true;
+}
+
+/* "." and "..": never counted as lookups by the kernel, so they carry no reference. */
+static bool ops_dir_add_dots(struct fs *fs, struct ops_dir_reply *reply, off_t index,
+			     fuse_ino_t self)
+{
+	struct fuse_entry_param entry;
+
+	memset(&entry, 0, sizeof(entry));
+	entry.attr.st_mode = S_IFDIR;
+	entry.attr.st_ino = index == 0 ? self : FUSE_ROOT_ID;
+	return ops_dir_add(fs, reply, index == 0 ? "." : "..", &entry, index);
+}
+
+static void ops_dir_fill_root(struct fs *fs, struct ops_dir_reply *reply, struct ops_dir *dir,
+			      off_t offset)
+{
+	struct fuse_entry_param entry;
+	const struct rr_token *token;
+
+	for (off_t index = offset; (size_t)index < dir->count + 2; index++) {
+		if (index < 2) {
+			if (!ops_dir_add_dots(fs, reply, index, FUSE_ROOT_ID))
+				return;
+			continue;
+		}
+		token = &dir->tokens[index - 2];
+		memset(&entry, 0, sizeof(entry));
+		ops_attr(fs, INODE_TOKEN_DIR, inode_number(fs->inodes, token->id),
+			 (time_t)token->created, 0, &entry.attr);
+		if (reply->plus) {
+			/* Without a reference (no memory) the entry goes without attributes. */
+			entry.ino = inode_ref(fs->inodes, token->id, INODE_TOKEN_DIR);
+			entry.attr_timeout = fs->list_ttl;
+			entry.entry_timeout = fs->list_ttl;
+		}
+		if (!ops_dir_add(fs, reply, token->id, &entry, index))
+			return;
+	}
+}
+
+static void ops_dir_fill_token(struct fs *fs, struct ops_dir_reply *reply,
+			       const struct rr_token *token, fuse_ino_t self, off_t offset)
+{
+	struct fuse_entry_param entry;
+	enum inode_kind kind;
+
+	for (off_t index = offset; (size_t)index < OPS_FILE_COUNT + 2; index++) {
+		if (index < 2) {
+			if (!ops_dir_add_dots(fs, reply, index, self))
+				return;
+			continue;
+		}
+		kind = ops_file_kinds[index - 2];
+		/* A file whose attributes cannot be had now is listed all the same, without them.
+		 */
+		if (!reply->plus ||
+		    ops_token_entry(fs, "readdir", kind, token, fs->list_ttl, &entry) != 0) {
+			memset(&entry, 0, sizeof(entry));
+			entry.attr.st_mode = S_IFREG;
+			entry.attr.st_ino = self + (fuse_ino_t)(kind - INODE_TOKEN_DIR);
+		}
+		if (!ops_dir_add(fs, reply, ops_file_name(kind), &entry, index))
+			return;
+	}
+}
+
+static void ops_readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
+			       struct fuse_file_info *fi, bool plus)
+{
+	struct fs *fs = ops_fs(req);
+	struct ops_dir *dir = (struct ops_dir *)(uintptr_t)fi->fh;
+	struct ops_dir_reply reply = {req, plus, NULL, size, 0, NULL, 0};
+	char id[RR_TOKEN_ID_LENGTH + 1];
+	enum inode_kind kind;
+	struct rr_token token;
+	int rc;
+
+	rc = inode_resolve(fs->inodes, ino, &kind, id);
+	if (rc != 0)
+		goto out_err;
+	reply.buffer = malloc(size);
+	reply.taken = calloc(size / OPS_DIRENT_MIN + 1, sizeof(*reply.taken));
+	if (reply.buffer == NULL || reply.taken == NULL) {
+		rc = -ENOMEM;
+		goto out_err;
+	}
+	if (kind == INODE_ROOT) {
+		if (offset == 0 || !dir->loaded) {
+			rc = ops_dir_load(fs, dir);
+			if (rc != 0)
+				goto out_err;
+		}
+		ops_dir_fill_root(fs, &reply, dir, offset);
+	} else {
+		rc = rr_client_token_get(fs->client, "readdir", id, &token);
+		if (rc != 0)
+			goto out_err;
+		ops_dir_fill_token(fs, &reply, &token, ino, offset);
+	}
+	if (fuse_reply_buf(req, reply.buffer, reply.used) != 0)
+		for (size_t i = 0; i < reply.taken_count; i++)
+			inode_unref(fs->inodes, reply.taken[i], 1);
+	goto out;
+out_err:
+	fuse_reply_err(req, -rc);
+out:
+	free(reply.taken);
+	free(reply.buffer);
+}
+
+static void ops_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
+			struct fuse_file_info *fi)
+{
+	ops_readdir_common(req, ino, size, offset, fi, false);
+}
+
+static void ops_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
+			    struct fuse_file_info *fi)
+{
+	ops_readdir_common(req, ino, size, offset, fi, true);
+}
+
+static void ops_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct ops_dir *dir = (struct ops_dir *)(uintptr_t)fi->fh;
+
+	if (dir != NULL)
+		free(dir->tokens);
+	free(dir);
+	fuse_reply_err(req, 0);
+}
+
+static void ops_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	struct fs *fs = ops_fs(req);
+	struct fuse_entry_param entry;
+	char id[RR_TOKEN_ID_LENGTH + 1];
+	enum inode_kind parent_kind;
+	struct rr_token token;
+	int64_t seconds;
+	int rc;
+
+	rc = inode_resolve(fs->inodes, parent, &parent_kind, id);
+	if (rc != 0)
+		goto out_err;
+	if (parent_kind != INODE_ROOT) {
+		rc = -EPERM;
+		goto out_err;
+	}
+	if (duration_parse(name, &seconds) != 0) {
+		log_info("mkdir \"%s\": not a duration (e.g. 24h, 1h30m, 7d)", name);
+		rc = -EINVAL;
+		goto out_err;
+	}
+	rc = rr_client_token_create(fs->client, "mkdir", seconds, &token);
+	if (rc != 0)
+		goto out_err;
+	rc = ops_token_entry(fs, "mkdir", INODE_TOKEN_DIR, &token, OPS_MKDIR_TIMEOUT, &entry);
+	if (rc != 0)
+		goto out_err;
+	ops_reply_entry(req, fs, &entry);
+	return;
+out_err:
+	fuse_reply_err(req, -rc);
+}
+
+static void ops_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = ops_fs(req);
+	char id[RR_TOKEN_ID_LENGTH + 1];
+	enum inode_kind parent_kind;
+	int rc;
+
+	rc = inode_resolve(fs->inodes, parent, &parent_kind, id);
+	if (rc == 0 && (parent_kind != INODE_ROOT || !token_id_is_valid(name)))
+		rc = -ENOENT;
+	if (rc == 0)
+		rc = rr_client_token_revoke(fs->client, "rmdir", name);
+	fuse_reply_err(req, -rc);
+}
+
+/*
+ * `rm -r ID` and a file manager's delete unlink the files before removing
+ * the directory, and must succeed; the token goes only with the rmdir
+ * (SPEC 2.3). So unlinking a token's file answers 0 and changes nothing.
+ */
+static void ops_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = ops_fs(req);
+	char id[RR_TOKEN_ID_LENGTH + 1];
+	enum inode_kind parent_kind;
+	int rc;
+
+	rc = inode_resolve(fs->inodes, parent, &parent_kind, id);
+	if (rc == 0 && parent_kind != INODE_TOKEN_DIR)
+		rc = -EPERM;
+	if (rc == 0 && ops_file_kind(name) == INODE_ROOT)
+		rc = -ENOENT;
+	fuse_reply_err(req, -rc);
+}
+
+/*
+ * Files are never writable, not even for root: refusing W_OK here is what
+ * makes `rm -r` in a terminal ask before it removes jwt.txt, the
+ * filesystem's confirmation step (SPEC 2.3).
+ */
+static void ops_access(fuse_req_t req, fuse_ino_t ino, int mask)
+{
+	struct fs *fs = ops_fs(req);
+	char id[RR_TOKEN_ID_LENGTH + 1];
+	enum inode_kind kind;
+	int rc;
+
+	rc = inode_resolve(fs->inodes, ino, &kind, id);
+	if (rc == 0 && ops_is_file(kind) && (mask & (W_OK | X_OK)))
+		rc = -EACCES;
+	fuse_reply_err(req, -rc);
+}
+
+static void ops_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = ops_fs(req);
+	char id[RR_TOKEN_ID_LENGTH + 1];
+	enum inode_kind kind;
+	struct rr_token token;
+	int rc;
+
+	rc = inode_resolve(fs->inodes, ino, &kind, id);
+	if (rc != 0)
+		goto out_err;
+	if (!ops_is_file(kind)) {
+		rc = -EISDIR;
+		goto out_err;
+	}
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
+		rc = -EACCES;
+		goto out_err;
+	}
+	rc = rr_client_token_get(fs->client, "open", id, &token);
+	if (rc != 0)
+		goto out_err;
+	/* A token's files never change while it lives. */
+	fi->keep_cache = 1;
+	fuse_reply_open(req, fi);
+	return;
+out_err:
+	fuse_reply_err(req, -rc);
+}
+
+static void ops_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
+		     struct fuse_file_info *fi)
+{
+	struct fs *fs = ops_fs(req);
+	struct ops_content content = {NULL, 0};
+	char id[RR_TOKEN_ID_LENGTH + 1];
+	enum inode_kind kind;
+	struct rr_token token;
+	size_t start;
+	int rc;
+
+	rc = inode_resolve(fs->inodes, ino, &kind, id);
+	if (rc != 0)
+		goto out_err;
+	rc = rr_client_token_get(fs->client, "read", id, &token);
+	if (rc != 0)
+		goto out_err;
+	rc = ops_content(fs, "read", kind, &token, &content);
+	if (rc != 0)
+		goto out_err;
+	start = (size_t)offset < content.length ? (size_t)offset : content.length;
+	if (size > content.length - start)
+		size = content.length - start;
+	fuse_reply_buf(req, content.data + start, size);
+	secret_free(content.data);
+	return;
+out_err:
+	fuse_reply_err(req, -rc);
+}
+
+/* Every other change (SPEC 2.4) is refused and changes nothing. */
+static void ops_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+			struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, EPERM);
+}
+
+static void ops_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+{
+	fuse_reply_err(req, EPERM);
+}
+
+static void ops_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		       struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, EPERM);
+}
+
+static void ops_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	fuse_reply_err(req, EPERM);
+}
+
+static void ops_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	fuse_reply_err(req, EPERM);
+}
+
+static void ops_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		       const char *newname, unsigned int flags)
+{
+	fuse_reply_err(req, EPERM);
+}
+
+static void ops_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+			 size_t size, int flags)
+{
+	fuse_reply_err(req, EPERM);
+}
+
+static void ops_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	fuse_reply_err(req, EPERM);
+}
+
+/*
+ * getxattr and listxattr are left out on purpose: the kernel then answers
+ * EOPNOTSUPP itself, without a round trip for each `ls -l`.
+ */
+static const struct fuse_lowlevel_ops ops = {
+    .lookup = ops_lookup,
+    .forget = ops_forget,
+    .forget_multi = ops_forget_multi,
+    .getattr = ops_getattr,
+    .setattr = ops_setattr,
+    .mknod = ops_mknod,
+    .mkdir = ops_mkdir,
+    .unlink = ops_unlink,
+    .rmdir = ops_rmdir,
+    .symlink = ops_symlink,
+    .rename = ops_rename,
+    .link = ops_link,
+    .open = ops_open,
+    .read = ops_read,
+    .opendir = ops_opendir,
+    .readdir = ops_readdir,
+    .readdirplus = ops_readdirplus,
+    .releasedir = ops_releasedir,
+    .setxattr = ops_setxattr,
+    .removexattr = ops_removexattr,
+    .access = ops_access,
+    .create = ops_create,
+};
+
+const struct fuse_lowlevel_ops *ops_table(void)
+{
+	return &ops;
+}

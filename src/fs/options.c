@@ -1,0 +1,194 @@
+/*
+ * fuse_opt parsing of the driver's -o options; see options.h.
+ *
+ * Numbers are taken as text ("timeout=%s") and checked here rather than
+ * with "%u", which would accept "-1" as a huge number; a NULL text tells a
+ * default from a value the user gave.
+ */
+#include "options.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+#define OPTIONS_DEFAULT_ORIGIN	 "https://api.rerobots.net"
+#define OPTIONS_DEFAULT_TIMEOUT	 10
+#define OPTIONS_MAX_TIMEOUT	 3600
+#define OPTIONS_DEFAULT_LIST_TTL 10
+#define OPTIONS_MAX_LIST_TTL	 30
+
+enum {
+	OPTIONS_KEY_TOKEN,
+	OPTIONS_KEY_ALLOW_OTHER,
+};
+
+#define OPTION(template, field)                                                                    \
+	{                                                                                          \
+		template, offsetof(struct options, field), 1                                       \
+	}
+
+static const struct fuse_opt options_table[] = {
+    OPTION("origin=%s", origin),
+    OPTION("token_file=%s", token_file),
+    OPTION("timeout=%s", timeout),
+    OPTION("list_ttl=%s", list_ttl),
+    OPTION("cafile=%s", cafile),
+    OPTION("insecure", insecure),
+    FUSE_OPT_KEY("token=", OPTIONS_KEY_TOKEN),
+    FUSE_OPT_KEY("allow_other", OPTIONS_KEY_ALLOW_OTHER),
+    /* Words of /etc/fstab that mount(8) may hand on and that mean nothing to a FUSE mount. */
+    FUSE_OPT_KEY("_netdev", FUSE_OPT_KEY_DISCARD),
+    FUSE_OPT_KEY("auto", FUSE_OPT_KEY_DISCARD),
+    FUSE_OPT_KEY("noauto", FUSE_OPT_KEY_DISCARD),
+    FUSE_OPT_KEY("user", FUSE_OPT_KEY_DISCARD),
+    FUSE_OPT_KEY("nouser", FUSE_OPT_KEY_DISCARD),
+    FUSE_OPT_KEY("users", FUSE_OPT_KEY_DISCARD),
+    FUSE_OPT_KEY("nofail", FUSE_OPT_KEY_DISCARD),
+    FUSE_OPT_END,
+};
+
+static int options_key(void *data, const char *arg, int key, struct fuse_args *args)
+{
+	struct options *options = data;
+
+	switch (key) {
+	case OPTIONS_KEY_TOKEN:
+		log_error("a token is never accepted on the command line; "
+			  "put it in a file only you can read and use -o token_file=PATH");
+		return -1;
+	case OPTIONS_KEY_ALLOW_OTHER:
+		options->allow_other = true;
+		return 1;
+	default:
+		return 1;
+	}
+}
+
+static int options_seconds(const char *name, const char *text, long fallback, long min, long max,
+			   long *seconds)
+{
+	char *end;
+	long value;
+
+	if (text == NULL) {
+		*seconds = fallback;
+		return 0;
+	}
+	errno = 0;
+	value = strtol(text, &end, 10);
+	if (errno != 0 || end == text || *end != '\0' || value < min) {
+		log_error("%s=%s: not a whole number of seconds, at least %ld", name, text, min);
+		return -1;
+	}
+	if (value > max) {
+		log_error("%s=%s is too long: at most %ld seconds", name, text, max);
+		return -1;
+	}
+	*seconds = value;
+	return 0;
+}
+
+static int options_add_mount_options(struct fuse_args *args, const struct options *options)
+{
+	char *fsname = NULL;
+	char *arg = NULL;
+	int rc = -1;
+
+	/* The origin shows as the source in /proc/mounts; a comma in it must not split it. */
+	if (fuse_opt_add_opt_escaped(&fsname, options->origin) != 0)
+		goto out;
+	if (asprintf(&arg, "-osubtype=rerobotsfs,fsname=%s", fsname) < 0) {
+		arg = NULL;
+		goto out;
+	}
+	if (fuse_opt_add_arg(args, arg) != 0)
+		goto out;
+	/* Other users must get no more than the modes allow (SPEC 2.6). */
+	if (options->allow_other && fuse_opt_add_arg(args, "-odefault_permissions") != 0)
+		goto out;
+	rc = 0;
+out:
+	if (rc != 0)
+		log_error("out of memory");
+	free(arg);
+	free(fsname);
+	return rc;
+}
+
+static int options_resolve_cafile(struct options *options)
+{
+	char *absolute;
+
+	if (options->cafile == NULL)
+		return 0;
+	/* Once daemonized the working directory is /, and curl reads the file at each connection.
+	 */
+	absolute = realpath(options->cafile, NULL);
+	if (absolute == NULL) {
+		log_error("cafile %s: %s", options->cafile, strerror(errno));
+		return -1;
+	}
+	free(options->cafile);
+	options->cafile = absolute;
+	return 0;
+}
+
+int options_parse(struct fuse_args *args, struct options *options)
+{
+	const char *origin;
+
+	memset(options, 0, sizeof(*options));
+	if (fuse_opt_parse(args, options, options_table, options_key) != 0)
+		return -1;
+	if (options->origin == NULL) {
+		origin = getenv("REROBOTS_ORIGIN");
+		if (origin == NULL || *origin == '\0')
+			origin = OPTIONS_DEFAULT_ORIGIN;
+		options->origin = strdup(origin);
+		if (options->origin == NULL) {
+			log_error("out of memory");
+			return -1;
+		}
+	}
+	if (options_seconds("timeout", options->timeout, OPTIONS_DEFAULT_TIMEOUT, 1,
+			    OPTIONS_MAX_TIMEOUT, &options->timeout_seconds) != 0)
+		return -1;
+	if (options_seconds("list_ttl", options->list_ttl, OPTIONS_DEFAULT_LIST_TTL, 0,
+			    OPTIONS_MAX_LIST_TTL, &options->list_ttl_seconds) != 0)
+		return -1;
+	if (options_resolve_cafile(options) != 0)
+		return -1;
+	return options_add_mount_options(args, options);
+}
+
+void options_help(const char *program)
+{
+	printf(
+	    "usage: %s [options] MOUNTPOINT\n"
+	    "\n"
+	    "rerobotsfs options:\n"
+	    "    -o origin=URL          the API's base URL (default: $REROBOTS_ORIGIN,\n"
+	    "                           else " OPTIONS_DEFAULT_ORIGIN ")\n"
+	    "    -o token_file=PATH     file holding the API token, mode 0600 (default:\n"
+	    "                           $REROBOTS_API_TOKEN, else ~/.rerobots/jwt.txt)\n"
+	    "    -o timeout=SECONDS     limit for one API request (default: %d)\n"
+	    "    -o list_ttl=SECONDS    how long a listing is trusted (default: %d, at most %d)\n"
+	    "    -o cafile=PATH         extra CA bundle for a private TLS certificate\n"
+	    "    -o insecure            skip TLS verification\n"
+	    "\n",
+	    program, OPTIONS_DEFAULT_TIMEOUT, OPTIONS_DEFAULT_LIST_TTL, OPTIONS_MAX_LIST_TTL);
+}
+
+void options_free(struct options *options)
+{
+	free(options->origin);
+	free(options->token_file);
+	free(options->timeout);
+	free(options->list_ttl);
+	free(options->cafile);
+}
