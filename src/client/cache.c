@@ -192,7 +192,8 @@ static bool cache_takes_listed(const struct cache_change *changes, size_t change
 }
 
 int cache_replace(struct cache *cache, const struct decoded_list *list,
-		  const struct cache_change *changes, size_t change_count, int64_t now_ms)
+		  const struct cache_change *changes, size_t change_count, int64_t now_ms,
+		  bool *changed)
 {
 	size_t capacity = list->count + change_count;
 	struct cache_entry *entries = NULL;
@@ -229,6 +230,7 @@ int cache_replace(struct cache *cache, const struct decoded_list *list,
 
 	cached = 0;
 	listed = 0;
+	*changed = false;
 	while (cached < cache->count || listed < list->count) {
 		int order;
 
@@ -241,11 +243,17 @@ int cache_replace(struct cache *cache, const struct decoded_list *list,
 				       RR_TOKEN_ID_LENGTH);
 
 		if (order == 0) {
+			const struct decoded_token *token = &list->tokens[listed++];
+
 			entries[count] = cache->entries[cached++];
-			cache_entry_set(&entries[count++], &list->tokens[listed++], now_ms);
+			if (entries[count].created != token->created ||
+			    entries[count].expires != token->expires)
+				*changed = true;
+			cache_entry_set(&entries[count++], token, now_ms);
 		} else if (order < 0) {
 			struct cache_entry *entry = &cache->entries[cached++];
 
+			*changed = true;
 			if (cache_keeps_unlisted(changes, change_count, entry->id)) {
 				entries[count++] = *entry;
 			} else {
@@ -255,6 +263,7 @@ int cache_replace(struct cache *cache, const struct decoded_list *list,
 		} else {
 			const struct decoded_token *token = &list->tokens[listed++];
 
+			*changed = true;
 			if (cache_takes_listed(changes, change_count, token->id))
 				cache_entry_set(&entries[count++], token, now_ms);
 		}

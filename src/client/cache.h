@@ -59,10 +59,12 @@ void cache_remove(struct cache *cache, const char *id, bool report);
 /*
  * Makes the listing the cache's content. Known texts are kept; tokens that
  * are gone are queued as removed. changes made locally while the listing was
- * fetched win over it. 0, or -ENOMEM with the cache unchanged.
+ * fetched win over it. *changed tells whether any token came, went or
+ * changed. 0, or -ENOMEM with the cache unchanged.
  */
 int cache_replace(struct cache *cache, const struct decoded_list *list,
-		  const struct cache_change *changes, size_t change_count, int64_t now_ms);
+		  const struct cache_change *changes, size_t change_count, int64_t now_ms,
+		  bool *changed);
 
 /* How many entries have no text yet. */
 size_t cache_missing_texts(const struct cache *cache);

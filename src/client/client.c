@@ -186,6 +186,7 @@ static int client_apply_listing(struct rr_client *client, const struct http_resp
 {
 	struct decoded_list list;
 	const char *why = NULL;
+	bool changed;
 	int error;
 
 	if (response->status == 304) {
@@ -203,15 +204,22 @@ static int client_apply_listing(struct rr_client *client, const struct http_resp
 		return client_outcome_bad_body(outcome, operation, request, error,
 					       why ? why : strerror(-error));
 	error = cache_replace(&client->cache, &list, client->changes, client->change_count,
-			      client_now_ms());
+			      client_now_ms(), &changed);
 	decoded_list_release(&list);
 	if (error != 0)
 		return client_outcome_bad_body(outcome, operation, request, error,
 					       strerror(-error));
 	client->removal_epoch++;
-	if (strlen(response->etag) < sizeof(client->cache.etag))
+	/*
+	 * The service's ETag is per representation, so the bulk answer's is no
+	 * use for revalidating the plain listing; the plain one stays right as
+	 * long as the bulk answer showed the same tokens.
+	 */
+	if (with_texts && changed)
+		client->cache.etag[0] = '\0';
+	else if (!with_texts && strlen(response->etag) < sizeof(client->cache.etag))
 		memcpy(client->cache.etag, response->etag, strlen(response->etag) + 1);
-	else
+	else if (!with_texts)
 		client->cache.etag[0] = '\0';
 	return 0;
 }
@@ -519,8 +527,14 @@ int rr_client_check(struct rr_client *client, char *message, size_t size)
 
 	if (error == 0)
 		snprintf(message, size, "the API at %s accepted the token", client->origin);
-	else if (outcome.transport)
+	else if (outcome.transport && error == -EACCES)
+		snprintf(message, size, "cannot verify the TLS certificate of %s: %s",
+			 client->origin, outcome.detail);
+	else if (outcome.transport && api_error_is_unreachable(error))
 		snprintf(message, size, "cannot reach %s: %s", client->origin, outcome.detail);
+	else if (outcome.transport)
+		snprintf(message, size, "no valid answer from %s: %s", client->origin,
+			 outcome.detail);
 	else if (error == -EACCES)
 		snprintf(message, size, "the API at %s rejected the token: %s", client->origin,
 			 outcome.error_message[0] ? outcome.error_message : "HTTP 401");

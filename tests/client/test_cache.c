@@ -39,8 +39,9 @@ static int replace(struct cache *cache, struct decoded_token *tokens, size_t cou
 		   const struct cache_change *changes, size_t change_count)
 {
 	struct decoded_list list = {.tokens = tokens, .count = count};
+	bool changed;
 
-	return cache_replace(cache, &list, changes, change_count, 1000);
+	return cache_replace(cache, &list, changes, change_count, 1000, &changed);
 }
 
 static bool has_text(const struct cache *cache, const char *id, const char *text)
@@ -120,6 +121,33 @@ static void test_bulk_listing_fills_texts(void)
 	check("bulk fills texts", has_text(&cache, ID_A, "text-a") &&
 				      has_text(&cache, ID_B, "text-b") &&
 				      cache_missing_texts(&cache) == 0);
+	cache_destroy(&cache);
+}
+
+static void test_listing_says_whether_tokens_changed(void)
+{
+	struct cache cache;
+	struct decoded_token first[] = {token(ID_A, 0, NULL), token(ID_B, 10, NULL)};
+	struct decoded_token same_with_texts[] = {token(ID_A, 0, "text-a"),
+						  token(ID_B, 10, "text-b")};
+	struct decoded_token one_more[] = {token(ID_A, 0, NULL), token(ID_B, 10, NULL),
+					   token(ID_C, 0, NULL)};
+	struct decoded_token one_less[] = {token(ID_A, 0, NULL), token(ID_C, 0, NULL)};
+	struct decoded_list list = {.tokens = first, .count = 2};
+	bool changed = false;
+
+	cache_init(&cache);
+	cache_replace(&cache, &list, NULL, 0, 1, &changed);
+	check("first listing is a change", changed);
+	list = (struct decoded_list){.tokens = same_with_texts, .count = 2};
+	cache_replace(&cache, &list, NULL, 0, 2, &changed);
+	check("same tokens with texts is no change", !changed);
+	list = (struct decoded_list){.tokens = one_more, .count = 3};
+	cache_replace(&cache, &list, NULL, 0, 3, &changed);
+	check("a new token is a change", changed);
+	list = (struct decoded_list){.tokens = one_less, .count = 2};
+	cache_replace(&cache, &list, NULL, 0, 4, &changed);
+	check("a gone token is a change", changed);
 	cache_destroy(&cache);
 }
 
@@ -220,6 +248,7 @@ int main(void)
 	test_put_and_lookup();
 	test_listing_keeps_texts_and_reports_gone_tokens();
 	test_bulk_listing_fills_texts();
+	test_listing_says_whether_tokens_changed();
 	test_local_changes_win_over_a_raced_listing();
 	test_expired_tokens_leave_and_are_reported();
 	test_remove();
