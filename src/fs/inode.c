@@ -23,7 +23,9 @@
 struct inode_entry {
 	uint64_t ino; /* the directory's number; the files follow it */
 	char id[RR_TOKEN_ID_LENGTH + 1];
-	uint64_t references; /* over the whole block */
+	uint64_t references;	    /* over the whole block */
+	pid_t confirm_pid;	    /* the process the marks are for */
+	unsigned int confirm_marks; /* one bit per file: 1 << (ino % INODE_BLOCK) */
 };
 
 struct inode_table {
@@ -194,4 +196,45 @@ uint64_t inode_number(struct inode_table *table, const char *id)
 	ino = entry == NULL ? inode_derive(id) : entry->ino;
 	pthread_mutex_unlock(&table->lock);
 	return ino;
+}
+
+void inode_confirm_mark(struct inode_table *table, uint64_t ino, pid_t pid)
+{
+	struct inode_entry *entry;
+
+	pthread_mutex_lock(&table->lock);
+	entry = inode_lookup_ino(table, ino);
+	if (entry != NULL) {
+		if (entry->confirm_pid != pid)
+			entry->confirm_marks = 0;
+		entry->confirm_pid = pid;
+		entry->confirm_marks |= 1u << (ino % INODE_BLOCK);
+	}
+	pthread_mutex_unlock(&table->lock);
+}
+
+void inode_confirm_clear(struct inode_table *table, uint64_t ino, pid_t pid)
+{
+	struct inode_entry *entry;
+
+	pthread_mutex_lock(&table->lock);
+	entry = inode_lookup_ino(table, ino);
+	if (entry != NULL && entry->confirm_pid == pid)
+		entry->confirm_marks &= ~(1u << (ino % INODE_BLOCK));
+	pthread_mutex_unlock(&table->lock);
+}
+
+bool inode_confirm_declined(struct inode_table *table, const char *id, pid_t pid)
+{
+	struct inode_entry *entry;
+	bool declined = false;
+
+	pthread_mutex_lock(&table->lock);
+	entry = inode_lookup_id(table, id);
+	if (entry != NULL) {
+		declined = entry->confirm_pid == pid && entry->confirm_marks != 0;
+		entry->confirm_marks = 0;
+	}
+	pthread_mutex_unlock(&table->lock);
+	return declined;
 }

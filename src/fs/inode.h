@@ -17,7 +17,9 @@
 #ifndef RR_FS_INODE_H
 #define RR_FS_INODE_H
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <rerobots/client.h>
 
@@ -49,5 +51,19 @@ int inode_resolve(struct inode_table *table, uint64_t ino, enum inode_kind *kind
 
 /* The number of the token's directory, whether or not the kernel holds it. */
 uint64_t inode_number(struct inode_table *table, const char *id);
+
+/*
+ * Confirmation marks (SPEC 2.3). `rm -r` in a terminal checks each file for
+ * write access before it asks, and removes the directory afterwards even
+ * when the user answered no, counting on rmdir to fail ENOTEMPTY for the
+ * file it kept. So a refused write check marks the file for the process
+ * that asked, unlinking it clears the mark, and an rmdir by that process
+ * while a mark is left finds the directory not empty and revokes nothing.
+ * Marks of other processes (a file manager showing the folder) count for
+ * nothing, and every rmdir of the token clears them.
+ */
+void inode_confirm_mark(struct inode_table *table, uint64_t ino, pid_t pid);
+void inode_confirm_clear(struct inode_table *table, uint64_t ino, pid_t pid);
+bool inode_confirm_declined(struct inode_table *table, const char *id, pid_t pid);
 
 #endif

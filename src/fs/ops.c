@@ -591,6 +591,9 @@ static void ops_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	rc = inode_resolve(fs->inodes, parent, &parent_kind, id);
 	if (rc == 0 && (parent_kind != INODE_ROOT || !token_id_is_valid(name)))
 		rc = -ENOENT;
+	/* The user answered no to `rm -r` for a file here: see inode.h. */
+	if (rc == 0 && inode_confirm_declined(fs->inodes, name, fuse_req_ctx(req)->pid))
+		rc = -ENOTEMPTY;
 	if (rc == 0)
 		rc = rr_client_token_revoke(fs->client, "rmdir", name);
 	fuse_reply_err(req, -rc);
@@ -606,20 +609,26 @@ static void ops_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct fs *fs = ops_fs(req);
 	char id[RR_TOKEN_ID_LENGTH + 1];
 	enum inode_kind parent_kind;
+	enum inode_kind kind;
 	int rc;
 
 	rc = inode_resolve(fs->inodes, parent, &parent_kind, id);
 	if (rc == 0 && parent_kind != INODE_TOKEN_DIR)
 		rc = -EPERM;
-	if (rc == 0 && ops_file_kind(name) == INODE_ROOT)
+	kind = ops_file_kind(name);
+	if (rc == 0 && kind == INODE_ROOT)
 		rc = -ENOENT;
+	if (rc == 0)
+		inode_confirm_clear(fs->inodes, parent + (fuse_ino_t)(kind - INODE_TOKEN_DIR),
+				    fuse_req_ctx(req)->pid);
 	fuse_reply_err(req, -rc);
 }
 
 /*
  * Files are never writable, not even for root: refusing W_OK here is what
  * makes `rm -r` in a terminal ask before it removes jwt.txt, the
- * filesystem's confirmation step (SPEC 2.3).
+ * filesystem's confirmation step (SPEC 2.3); the refusal is remembered so
+ * that an answer of no keeps the token (see inode.h).
  */
 static void ops_access(fuse_req_t req, fuse_ino_t ino, int mask)
 {
@@ -631,6 +640,8 @@ static void ops_access(fuse_req_t req, fuse_ino_t ino, int mask)
 	rc = inode_resolve(fs->inodes, ino, &kind, id);
 	if (rc == 0 && ops_is_file(kind) && (mask & (W_OK | X_OK)))
 		rc = -EACCES;
+	if (rc == -EACCES && (mask & W_OK))
+		inode_confirm_mark(fs->inodes, ino, fuse_req_ctx(req)->pid);
 	fuse_reply_err(req, -rc);
 }
 
