@@ -209,7 +209,6 @@ static const char *server_header(struct MHD_Connection *connection, const char *
 	return MHD_lookup_connection_value(connection, MHD_HEADER_KIND, name);
 }
 
-/* A declared body over the limit is refused before it is read. */
 static bool server_declares_too_large(struct MHD_Connection *connection)
 {
 	const char *length = server_header(connection, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -217,7 +216,11 @@ static bool server_declares_too_large(struct MHD_Connection *connection)
 	return length != NULL && strtoull(length, NULL, 10) > SERVER_BODY_MAX;
 }
 
-/* Keeps a piece of body, or only counts it once the body is over the limit. */
+/*
+ * Keeps a piece of body. A chunked body that grows over the limit is read
+ * to its end and dropped, since libmicrohttpd only takes a response before
+ * or after the upload; the idle timeout bounds a client that never ends.
+ */
 static bool server_take_body(struct server_request *request, const char *data, size_t size)
 {
 	char *grown;
@@ -235,6 +238,17 @@ static bool server_take_body(struct server_request *request, const char *data, s
 	return true;
 }
 
+static enum MHD_Result server_respond_too_large(struct MHD_Connection *connection,
+						const struct server_request *request,
+						const char *method)
+{
+	struct api_response response;
+
+	memset(&response, 0, sizeof(response));
+	api_set_error(&response, SERVER_HTTP_CONTENT_TOO_LARGE, "the body is over 64 KiB");
+	return server_respond(connection, request, method, &response);
+}
+
 static enum MHD_Result server_handle(void *cls, struct MHD_Connection *connection, const char *url,
 				     const char *method, const char *version,
 				     const char *upload_data, size_t *upload_data_size,
@@ -249,23 +263,20 @@ static enum MHD_Result server_handle(void *cls, struct MHD_Connection *connectio
 		return MHD_NO;
 	if (!request->headers_seen) {
 		request->headers_seen = true;
-		if (!server_declares_too_large(connection))
-			return MHD_YES;
-		request->too_large = true;
+		/* A declared body over the limit is refused before it is read;
+		 * libmicrohttpd then closes the connection. */
+		if (server_declares_too_large(connection))
+			return server_respond_too_large(connection, request, method);
+		return MHD_YES;
 	}
-	if (*upload_data_size != 0 && !request->too_large) {
+	if (*upload_data_size != 0) {
 		if (!server_take_body(request, upload_data, *upload_data_size))
 			return MHD_NO;
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	if (request->too_large) {
-		/* Whatever is still unread is discarded with the connection. */
-		*upload_data_size = 0;
-		memset(&response, 0, sizeof(response));
-		api_set_error(&response, SERVER_HTTP_CONTENT_TOO_LARGE, "the body is over 64 KiB");
-		return server_respond(connection, request, method, &response);
-	}
+	if (request->too_large)
+		return server_respond_too_large(connection, request, method);
 
 	api_request = (struct api_request){
 	    .method = method,

@@ -1,0 +1,269 @@
+"""The calls of SPEC section 3, row by row."""
+
+import time
+
+from tokend_client import Client, assert_error, token_id
+
+DAY = 86400
+
+
+def test_list_shows_the_callers_active_tokens(alice):
+    made = [alice.create(60)["id"], alice.create(120)["id"]]
+    tokens = alice.listing()
+    assert {token["id"] for token in tokens} == {token_id(alice.token), *made}
+    for token in tokens:
+        assert set(token) == {"id", "created", "expires"}
+        assert isinstance(token["created"], int) and isinstance(token["expires"], int)
+
+
+def test_list_with_token_adds_each_tokens_text(alice):
+    alice.create(60)
+    tokens = alice.listing(with_token=True)
+    assert len(tokens) == 2
+    for token in tokens:
+        assert token_id(token["token"]) == token["id"]
+
+
+def test_list_omits_revoked_tokens(alice):
+    made = alice.create(60)["id"]
+    assert alice.post(f"/revoke/{made}").status_code == 200
+    assert made not in alice.listed_ids()
+
+
+def test_list_omits_expired_tokens(alice):
+    made = alice.create(1)["id"]
+    assert made in alice.listed_ids()
+    time.sleep(2.1)
+    assert made not in alice.listed_ids()
+
+
+def test_create_answers_201_with_id_token_created_expires(alice):
+    before = int(time.time())
+    response = alice.post("/tokens", json={"duration": 3600})
+    assert response.status_code == 201
+    assert response.headers["Content-Type"] == "application/json"
+    body = response.json()
+    assert set(body) == {"id", "token", "created", "expires"}
+    assert body["id"] == token_id(body["token"])
+    assert before <= body["created"] <= int(time.time())
+    assert body["expires"] - body["created"] == 3600
+
+
+def test_create_without_body_lasts_24h(alice):
+    response = alice.post("/tokens")
+    assert response.status_code == 201
+    body = response.json()
+    assert body["expires"] - body["created"] == DAY
+
+
+def test_create_without_duration_lasts_24h(alice):
+    body = alice.create()
+    assert body["expires"] - body["created"] == DAY
+
+
+def test_created_token_authenticates(alice):
+    made = alice.create(60)
+    client = Client(alice.tokend, made["token"])
+    assert made["id"] in client.listed_ids()
+
+
+def test_create_accepts_the_maximum_duration(tokend_factory):
+    tokend = tokend_factory("--max-duration", "1h")
+    client = Client(tokend, tokend.add_user("alice", "1h"))
+    assert client.post("/tokens", json={"duration": 3600}).status_code == 201
+    assert_error(client.post("/tokens", json={"duration": 3601}), 400)
+
+
+def test_default_maximum_duration_is_365_days(alice):
+    assert alice.post("/tokens", json={"duration": 365 * DAY}).status_code == 201
+    assert_error(alice.post("/tokens", json={"duration": 365 * DAY + 1}), 400)
+
+
+def test_idempotency_key_repeat_answers_the_same_token_with_200(alice):
+    first = alice.post("/tokens", json={"duration": 60}, headers={"Idempotency-Key": "k1"})
+    again = alice.post("/tokens", json={"duration": 60}, headers={"Idempotency-Key": "k1"})
+    assert first.status_code == 201
+    assert again.status_code == 200
+    assert again.json() == first.json()
+    assert len(alice.listing()) == 2
+
+
+def test_idempotency_key_differs_makes_a_new_token(alice):
+    first = alice.post("/tokens", headers={"Idempotency-Key": "k1"}).json()
+    second = alice.post("/tokens", headers={"Idempotency-Key": "k2"})
+    assert second.status_code == 201
+    assert second.json()["id"] != first["id"]
+
+
+def test_idempotency_key_belongs_to_its_user(alice, bob):
+    mine = alice.post("/tokens", headers={"Idempotency-Key": "same"}).json()
+    theirs = bob.post("/tokens", headers={"Idempotency-Key": "same"})
+    assert theirs.status_code == 201
+    assert theirs.json()["id"] != mine["id"]
+
+
+def test_idempotency_key_survives_a_restart(tokend, alice):
+    first = alice.post("/tokens", headers={"Idempotency-Key": "restart"}).json()
+    tokend.stop()
+    tokend.start()
+    again = Client(tokend, alice.token).post("/tokens", headers={"Idempotency-Key": "restart"})
+    assert again.status_code == 200
+    assert again.json()["id"] == first["id"]
+
+
+def test_get_token_answers_id_token_created_expires(alice):
+    made = alice.create(60)
+    response = alice.get(f"/token/{made['id']}")
+    assert response.status_code == 200
+    assert response.json() == made
+
+
+def test_get_revoked_token_is_404(alice):
+    made = alice.create(60)["id"]
+    alice.post(f"/revoke/{made}")
+    assert_error(alice.get(f"/token/{made}"), 404)
+
+
+def test_get_expired_token_is_404(alice):
+    made = alice.create(1)["id"]
+    time.sleep(2.1)
+    assert_error(alice.get(f"/token/{made}"), 404)
+
+
+def test_get_unknown_token_is_404(alice):
+    assert_error(alice.get("/token/" + "0" * 64), 404)
+
+
+def test_revoke_answers_200_and_the_token_is_gone(alice):
+    made = alice.create(60)
+    response = alice.post(f"/revoke/{made['id']}")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/json"
+    assert made["id"] not in alice.listed_ids()
+    assert_error(Client(alice.tokend, made["token"]).get("/tokens"), 401)
+
+
+def test_revoke_twice_is_200(alice):
+    made = alice.create(60)["id"]
+    assert alice.post(f"/revoke/{made}").status_code == 200
+    assert alice.post(f"/revoke/{made}").status_code == 200
+
+
+def test_revoke_unknown_token_is_404(alice):
+    assert_error(alice.post("/revoke/" + "f" * 64), 404)
+
+
+def test_purge_revokes_all_the_callers_tokens(alice, bob):
+    made = alice.create(60)
+    bobs = bob.listed_ids()
+    assert alice.post("/purge").status_code == 200
+    assert_error(Client(alice.tokend, made["token"]).get("/tokens"), 401)
+    assert_error(alice.get("/tokens"), 401)
+    assert bob.listed_ids() == bobs
+
+
+def test_list_carries_an_etag_and_a_match_is_304_without_body(alice):
+    first = alice.get("/tokens")
+    etag = first.headers["ETag"]
+    again = alice.get("/tokens", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again.headers["ETag"] == etag
+
+
+def test_etag_match_in_a_list_or_weak_is_304(alice):
+    etag = alice.get("/tokens").headers["ETag"]
+    for header in (f'"other", {etag}', f"W/{etag}", "*"):
+        assert alice.get("/tokens", headers={"If-None-Match": header}).status_code == 304
+
+
+def test_etag_mismatch_is_200(alice):
+    response = alice.get("/tokens", headers={"If-None-Match": '"stale"'})
+    assert response.status_code == 200
+    assert response.json()["tokens"]
+
+
+def test_etag_changes_when_a_token_is_made(alice):
+    etag = alice.get("/tokens").headers["ETag"]
+    made = alice.create(60)["id"]
+    response = alice.get("/tokens", headers={"If-None-Match": etag})
+    assert response.status_code == 200
+    assert response.headers["ETag"] != etag
+    assert made in {token["id"] for token in response.json()["tokens"]}
+
+
+def test_etag_changes_when_a_token_is_revoked(alice):
+    made = alice.create(60)["id"]
+    etag = alice.get("/tokens").headers["ETag"]
+    alice.post(f"/revoke/{made}")
+    assert alice.get("/tokens", headers={"If-None-Match": etag}).status_code == 200
+
+
+def test_etag_changes_when_a_token_expires(alice):
+    made = alice.create(1)["id"]
+    etag = alice.get("/tokens").headers["ETag"]
+    time.sleep(2.1)
+    response = alice.get("/tokens", headers={"If-None-Match": etag})
+    assert response.status_code == 200
+    assert made not in {token["id"] for token in response.json()["tokens"]}
+
+
+def test_etag_changes_when_another_process_adds_a_token(tokend, alice):
+    etag = alice.get("/tokens").headers["ETag"]
+    assert alice.get("/tokens", headers={"If-None-Match": etag}).status_code == 304
+    added = token_id(tokend.add_user("alice"))
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline:
+        response = alice.get("/tokens", headers={"If-None-Match": etag})
+        if response.status_code == 200:
+            break
+        time.sleep(0.05)
+    assert response.status_code == 200
+    assert added in {token["id"] for token in response.json()["tokens"]}
+
+
+def test_etag_with_token_differs_from_plain_listing(alice):
+    plain = alice.get("/tokens").headers["ETag"]
+    with_token = alice.get("/tokens?with_token=1").headers["ETag"]
+    assert plain != with_token
+    assert alice.get("/tokens?with_token=1", headers={"If-None-Match": plain}).status_code == 200
+
+
+def test_every_authenticated_response_carries_rate_limit_headers(alice):
+    made = alice.create(60)["id"]
+    etag = alice.get("/tokens").headers["ETag"]
+    responses = [
+        alice.get("/tokens"),
+        alice.get("/tokens", headers={"If-None-Match": etag}),
+        alice.post("/tokens", json={"duration": 0}),
+        alice.get(f"/token/{made}"),
+        alice.get("/token/" + "0" * 64),
+        alice.post(f"/revoke/{made}"),
+    ]
+    remaining = [int(response.headers["X-RateLimit-Remaining"]) for response in responses]
+    assert remaining == sorted(remaining, reverse=True) and len(set(remaining)) == len(remaining)
+    for response in responses:
+        assert response.headers["X-RateLimit-Limit"] == "3600"
+        reset = int(response.headers["X-RateLimit-Reset"])
+        assert time.time() < reset <= time.time() + 3600
+
+
+def test_rate_limit_exhausted_is_403_with_remaining_0(tokend_factory):
+    tokend = tokend_factory("--rate-limit", "5")
+    client = Client(tokend, tokend.add_user("alice"))
+    remaining = [int(client.get("/tokens").headers["X-RateLimit-Remaining"]) for _ in range(5)]
+    assert remaining == [4, 3, 2, 1, 0]
+    response = client.get("/tokens")
+    assert assert_error(response, 403) == "rate limit exceeded"
+    assert response.headers["X-RateLimit-Remaining"] == "0"
+    assert response.headers["X-RateLimit-Limit"] == "5"
+
+
+def test_rate_limit_is_per_token(tokend_factory):
+    tokend = tokend_factory("--rate-limit", "2")
+    first = Client(tokend, tokend.add_user("alice"))
+    second = Client(tokend, tokend.add_user("alice"))
+    for _ in range(2):
+        first.get("/tokens")
+    assert_error(first.get("/tokens"), 403)
+    assert second.get("/tokens").status_code == 200
