@@ -1,0 +1,104 @@
+"""SPEC 2.1: the tree, its modes, owner, sizes and times; names that cannot be tokens."""
+
+import os
+import re
+import stat
+import subprocess
+from datetime import datetime, timezone
+
+import pytest
+
+from fsutil import LIST_TTL, token_id, wait_until
+
+ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\n$")
+
+# What shells, desktops and file managers look for in every directory they open.
+PROBE_NAMES = [
+    ".hidden", ".Trash", ".Trash-0", ".Trash-1000", "autorun.inf", "AutoRun.inf",
+    "desktop.ini", "Desktop.ini", "folder.jpg", "folder.png", ".directory",
+    ".xdg-volume-info", ".DS_Store", "Thumbs.db", ".git", ".svn", "HEAD",
+    ".envrc", "Untitled Folder", "New Folder",
+]
+
+
+def parse_utc(text):
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ\n").replace(tzinfo=timezone.utc)
+
+
+def test_root_lists_exactly_the_active_tokens(mount, tokend, api):
+    other = tokend.add_user("alice")
+    revoked = tokend.add_user("alice")
+    assert api.call("POST", "/revoke/" + token_id(revoked))[0] == 200
+    tokend.add_user("bob")
+
+    # Tokens made elsewhere show once the listing is checked again, after list_ttl.
+    expected = sorted([mount.id, token_id(other)])
+    assert wait_until(lambda: sorted(os.listdir(mount.path)) == expected, LIST_TTL + 1)
+
+
+def test_modes_and_owner(mount):
+    root = os.stat(mount.path)
+    assert stat.S_ISDIR(root.st_mode) and stat.S_IMODE(root.st_mode) == 0o700
+    assert (root.st_uid, root.st_gid) == (os.getuid(), os.getgid())
+
+    directory = os.stat(mount.path / mount.id)
+    assert stat.S_ISDIR(directory.st_mode) and stat.S_IMODE(directory.st_mode) == 0o700
+    assert directory.st_nlink == 2
+    modes = {"jwt.txt": 0o400, "created": 0o444, "expires": 0o444}
+    assert sorted(os.listdir(mount.path / mount.id)) == sorted(modes)
+    for name, mode in modes.items():
+        st = os.stat(mount.path / mount.id / name)
+        assert stat.S_ISREG(st.st_mode), name
+        assert stat.S_IMODE(st.st_mode) == mode, name
+        assert (st.st_uid, st.st_gid, st.st_nlink) == (os.getuid(), os.getgid(), 1), name
+
+    listing = subprocess.run(["ls", "-l", str(mount.path / mount.id)], capture_output=True,
+                             text=True, check=True).stdout
+    assert re.search(r"^-r-------- 1 .* jwt\.txt$", listing, re.M), listing
+    assert re.search(r"^-r--r--r-- 1 .* created$", listing, re.M), listing
+
+
+def test_cp_gives_the_exact_token_text(mount, tmp_path):
+    subprocess.run(["cp", str(mount.path / mount.id / "jwt.txt"), str(tmp_path / "copy")],
+                   check=True)
+    assert (tmp_path / "copy").read_text() == mount.token + "\n"
+
+
+def test_sizes_are_exact(mount):
+    for name in ["jwt.txt", "created", "expires"]:
+        path = mount.path / mount.id / name
+        counted = subprocess.run(["wc", "-c", str(path)], capture_output=True, text=True,
+                                 check=True).stdout.split()[0]
+        assert int(counted) == os.stat(path).st_size == len(path.read_bytes()), name
+
+
+def test_created_and_expires_are_utc_and_differ_by_the_duration(mount):
+    os.mkdir(mount.path / "1h30m")
+    (new,) = set(os.listdir(mount.path)) - {mount.id}
+    created = (mount.path / new / "created").read_text()
+    expires = (mount.path / new / "expires").read_text()
+    assert ISO_UTC.match(created) and ISO_UTC.match(expires), (created, expires)
+    assert (parse_utc(expires) - parse_utc(created)).total_seconds() == 5400
+    now = datetime.now(timezone.utc)
+    assert abs((parse_utc(created) - now).total_seconds()) < 5
+    # The directory's times are the token's creation.
+    assert os.stat(mount.path / new).st_mtime == parse_utc(created).timestamp()
+
+
+def test_names_that_cannot_be_tokens_cost_no_request(mount, tokend):
+    os.listdir(mount.path)
+    before = len(tokend.requests())
+    for _ in range(3):
+        for name in PROBE_NAMES:
+            with pytest.raises(FileNotFoundError):
+                os.stat(mount.path / name)
+            with pytest.raises(FileNotFoundError):
+                os.stat(mount.path / mount.id / name)
+    assert len(tokend.requests()) == before
+
+
+def test_an_id_that_is_no_active_token_is_enoent(mount):
+    with pytest.raises(FileNotFoundError):
+        os.stat(mount.path / ("0" * 64))
+    with pytest.raises(FileNotFoundError):
+        os.stat(mount.path / ("0" * 64) / "jwt.txt")
