@@ -154,3 +154,20 @@ def run_as_nobody(command, **kwargs):
         ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *command],
         **kwargs,
     )
+
+
+def settled_requests(tokend, method=None, path=None, quiet=0.3):
+    """The service's request lines once none came for quiet seconds.
+
+    The service logs a request after answering it, so a line can arrive
+    just after the system call that caused it returned.
+    """
+    lines = tokend.requests(method, path)
+    deadline = time.monotonic() + quiet
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        now = tokend.requests(method, path)
+        if now != lines:
+            lines = now
+            deadline = time.monotonic() + quiet
+    return lines

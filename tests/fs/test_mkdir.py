@@ -8,6 +8,8 @@ import time
 
 import pytest
 
+from fsutil import settled_requests
+
 INVALID_NAMES = [
     "Untitled Folder", "New Folder (2)", "24", "24H", "1m1h", "1h1h", "0h", "0s", "-1h",
     "+1h", "1.5h", "h", "1h ", " 1h", "1h30", "1y", "99999999999999999999s",
@@ -26,7 +28,7 @@ def test_invalid_names_fail_einval_without_a_request(mount, tokend):
         with pytest.raises(OSError) as failure:
             os.mkdir(mount.path / name)
         assert failure.value.errno == errno.EINVAL, name
-    assert tokend.requests("POST") == []
+    assert settled_requests(tokend, "POST") == []
     assert set(os.listdir(mount.path)) == before
 
 
@@ -34,7 +36,7 @@ def test_mkdir_makes_exactly_one_token_listed_at_once(mount, tokend, api):
     before = set(os.listdir(mount.path))
     os.mkdir(mount.path / "24h")
     (new,) = new_tokens(mount, before)
-    assert len(tokend.requests("POST", "/tokens")) == 1
+    assert len(settled_requests(tokend, "POST", "/tokens")) == 1
     status, body = api.call("GET", "/token/" + new)
     assert status == 200 and body["expires"] - body["created"] == 86400
 
@@ -71,7 +73,7 @@ def test_the_same_duration_again_makes_another_token(mount, tokend):
     time.sleep(1.5)
     os.mkdir(mount.path / "1h")
     assert len(new_tokens(mount, before)) == 2
-    assert len(tokend.requests("POST", "/tokens")) == 2
+    assert len(settled_requests(tokend, "POST", "/tokens")) == 2
 
 
 def test_a_duration_the_server_refuses_is_einval(mount, tokend):
@@ -86,4 +88,4 @@ def test_mkdir_inside_a_token_directory_is_refused(mount, tokend):
     with pytest.raises(OSError) as failure:
         os.mkdir(mount.path / mount.id / "24h")
     assert failure.value.errno in (errno.EPERM, errno.EACCES, errno.EROFS)
-    assert tokend.requests("POST") == []
+    assert settled_requests(tokend, "POST") == []
