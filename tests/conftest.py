@@ -5,18 +5,19 @@
         requests.get(tokend.url + "/tokens", headers={"Authorization": "Bearer " + token})
         assert tokend.requests("GET", "/tokens")
 
-The service runs in the foreground with its stderr read by a background
-thread, so a test can count the requests and connections it logged (the
-line formats are a contract, see REQUEST_LINE and CONNECTION_LINE). At
-teardown the service is stopped with SIGTERM and the test fails unless it
-exited 0.
+The service runs in the foreground with its stderr going to a file next to
+its data directory, so a test can count the requests and connections it
+logged (the line formats are a contract, see REQUEST_LINE and
+CONNECTION_LINE). The service writes a request's line before it sends the
+answer, so once a test has its response, the line is in the file: counting
+needs no waiting. At teardown the service is stopped with SIGTERM and the
+test fails unless it exited 0.
 """
 
 import os
 import re
 import signal
 import subprocess
-import threading
 import time
 from pathlib import Path
 
@@ -50,62 +51,53 @@ def build_dir():
 class Tokend:
     """One rerobots-tokend process on a data directory, restartable on the same directory."""
 
-    def __init__(self, binary, data_dir, options=(), cafile=None):
+    REQUEST_LINE = REQUEST_LINE
+    CONNECTION_LINE = CONNECTION_LINE
+
+    def __init__(self, binary, data_dir, options=(), cafile=None, listen="127.0.0.1:0"):
         self.binary = Path(binary)
         self.data_dir = Path(data_dir)
+        self.log_path = self.data_dir.with_name(self.data_dir.name + ".log")
         self.options = list(options)
         self.cafile = cafile
+        self.listen = listen
         self.url = None
         self.process = None
         self.killed = False
-        self._lines = []
-        self._lines_changed = threading.Condition()
-        self._reader = None
 
     def start(self):
         """Starts the service (again) on data_dir and waits for its `listening on` line."""
         assert not self.running, "already running"
         self.killed = False
         first_line = len(self.log_lines())
-        self.process = subprocess.Popen(
-            [self.binary, "--data", self.data_dir, "--listen", "127.0.0.1:0", *self.options],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            errors="replace",
-        )
-        self._reader = threading.Thread(target=self._read_stderr, args=(self.process,), daemon=True)
-        self._reader.start()
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [self.binary, "--data", self.data_dir, "--listen", self.listen, *self.options],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
         self.url = self._wait_for_url(first_line)
         return self
 
-    def _read_stderr(self, process):
-        for line in process.stderr:
-            with self._lines_changed:
-                self._lines.append(line.rstrip("\n"))
-                self._lines_changed.notify_all()
-        with self._lines_changed:
-            self._lines_changed.notify_all()
-
     def _wait_for_url(self, first_line):
         deadline = time.monotonic() + START_TIMEOUT
-        with self._lines_changed:
-            while True:
-                for line in self._lines[first_line:]:
-                    match = LISTENING_LINE.search(line)
-                    if match:
-                        return match.group("url")
-                if self.process.poll() is not None:
-                    raise AssertionError(
-                        f"rerobots-tokend exited with {self.process.returncode} before listening:\n"
-                        + "\n".join(self._lines[first_line:])
-                    )
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    self.process.kill()
-                    raise AssertionError(f"rerobots-tokend did not listen within {START_TIMEOUT} s")
-                self._lines_changed.wait(min(remaining, 0.1))
+        while True:
+            lines = self.log_lines()[first_line:]
+            for line in lines:
+                match = LISTENING_LINE.search(line)
+                if match:
+                    return match.group("url")
+            if self.process.poll() is not None:
+                raise AssertionError(
+                    f"rerobots-tokend exited with {self.process.returncode} before listening:\n"
+                    + "\n".join(lines)
+                )
+            if time.monotonic() > deadline:
+                self.process.kill()
+                self.process.wait()
+                raise AssertionError(f"rerobots-tokend did not listen within {START_TIMEOUT} s")
+            time.sleep(0.01)
 
     def add_user(self, name, duration=None):
         """Runs `--add-user NAME [--duration D]` on data_dir and returns the token text."""
@@ -119,9 +111,12 @@ class Tokend:
         return lines[0]
 
     def log_lines(self):
-        """Every stderr line of every run so far, oldest first."""
-        with self._lines_changed:
-            return list(self._lines)
+        """Every complete stderr line of every run so far, oldest first."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return []
+        return text[: text.rfind("\n") + 1].splitlines()
 
     def requests(self, method=None, path=None):
         """The request lines, optionally only those with this method and a path starting with path."""
@@ -148,7 +143,6 @@ class Tokend:
             self.process.kill()
             self.process.wait()
             raise AssertionError(f"rerobots-tokend did not exit within {STOP_TIMEOUT} s")
-        self._reader.join(timeout=STOP_TIMEOUT)
         return returncode
 
     def stop(self):
@@ -184,7 +178,7 @@ def make_tls_certificate(directory):
 
 @pytest.fixture
 def tokend_factory(build_dir, tmp_path):
-    """make(*options, tls=False, data_dir=None) starts a service with extra options.
+    """make(*options, tls=False, data_dir=None, listen="127.0.0.1:0") starts a service with extra options.
 
     With tls=True it serves HTTPS with a certificate made for the test, whose
     path is the returned service's cafile. Every service made is stopped at
@@ -192,7 +186,7 @@ def tokend_factory(build_dir, tmp_path):
     """
     started = []
 
-    def make(*options, tls=False, data_dir=None):
+    def make(*options, tls=False, data_dir=None, listen="127.0.0.1:0"):
         index = len(started)
         options = list(options)
         cafile = None
@@ -205,6 +199,7 @@ def tokend_factory(build_dir, tmp_path):
             data_dir or tmp_path / f"tokend-{index}",
             options,
             cafile,
+            listen,
         )
         started.append(service)
         return service.start()

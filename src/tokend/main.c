@@ -177,6 +177,8 @@ static void main_parse(int argc, char **argv, struct main_options *options)
 		main_usage_error("--duration is longer than --max-duration");
 	if ((options->server.tls_cert == NULL) != (options->server.tls_key == NULL))
 		main_usage_error("--tls-cert and --tls-key go together");
+	if (options->server.listen != NULL && !server_address_is_valid(options->server.listen))
+		exit(MAIN_EXIT_USAGE);
 }
 
 /*

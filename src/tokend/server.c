@@ -197,10 +197,12 @@ static enum MHD_Result server_respond(struct MHD_Connection *connection,
 		secret_free(response->body);
 		return MHD_NO;
 	}
+	/* Logged before the response can leave, so a client that has its
+	 * answer finds the request in the log. */
+	server_log_request(connection, request, method, response);
 	if (server_add_headers(reply, response))
 		result = MHD_queue_response(connection, response->status, reply);
 	MHD_destroy_response(reply);
-	server_log_request(connection, request, method, response);
 	return result;
 }
 
@@ -364,6 +366,17 @@ static int server_resolve(const char *listen, struct addrinfo **address, char *d
 		return -EINVAL;
 	}
 	return 0;
+}
+
+bool server_address_is_valid(const char *listen)
+{
+	char display[SERVER_HOST_MAX + 2];
+	struct addrinfo *address;
+
+	if (server_resolve(listen, &address, display) < 0)
+		return false;
+	freeaddrinfo(address);
+	return true;
 }
 
 static char *server_read_file(const char *path)

@@ -27,6 +27,9 @@ struct server_options {
 
 struct server;
 
+/* Whether listen is an address server_start can use; logs why not. */
+bool server_address_is_valid(const char *listen);
+
 /* Starts serving and logs "listening on URL"; -EINVAL for a bad address, -EIO otherwise. */
 int server_start(struct api *api, const struct server_options *options, struct server **server);
 

@@ -18,11 +18,12 @@ class Client:
         self.session = requests.Session()
         self.session.headers["Authorization"] = "Bearer " + token
         self.session.headers["Accept"] = "application/vnd.rerobots.v1+json"
-        if verify is not None:
-            self.session.verify = verify
+        # Per request, since $REQUESTS_CA_BUNDLE would override a session's verify.
+        self.verify = True if verify is None else verify
 
     def request(self, method, path, **options):
         options.setdefault("timeout", TIMEOUT)
+        options.setdefault("verify", self.verify)
         return self.session.request(method, self.tokend.url + path, **options)
 
     def get(self, path, **options):
