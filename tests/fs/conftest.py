@@ -59,10 +59,11 @@ def run_driver(driver, tmp_path):
 
 @pytest.fixture
 def mount_factory(driver, tokend, tmp_path):
-    """make(list_ttl=2, options=(), token=None, env=None, as_nobody=False) mounts rerobotsfs.
+    """make(list_ttl=2, options=(), token=None, env=None, ...) mounts rerobotsfs.
 
     token defaults to a new token of user alice, written to a 0600 file given
-    with -o token_file. With token_file=False the token goes only through env.
+    with -o token_file. With token_file=False the token and with origin=False
+    the origin must come from env.
     With as_nobody the driver runs with the real user id of nobody (so the
     tree belongs to nobody and only nobody may enter it) on a mount point
     that nobody can reach. Every mount is unmounted at teardown.
@@ -71,7 +72,7 @@ def mount_factory(driver, tokend, tmp_path):
     scratch = []
 
     def make(list_ttl=LIST_TTL, options=(), token=None, env=None, as_nobody=False,
-             token_file=True):
+             token_file=True, origin=True):
         index = len(mounts)
         if token is None:
             token = tokend.add_user("alice")
@@ -85,7 +86,9 @@ def mount_factory(driver, tokend, tmp_path):
         else:
             mountpoint = tmp_path / f"mnt-{index}"
             mountpoint.mkdir()
-        all_options = [f"origin={tokend.url}", f"list_ttl={list_ttl}", *options]
+        all_options = [f"list_ttl={list_ttl}", *options]
+        if origin:
+            all_options.append(f"origin={tokend.url}")
         if token_file:
             path = write_token_file(tmp_path / f"jwt-{index}.txt", token)
             all_options.append(f"token_file={path}")

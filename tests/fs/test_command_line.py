@@ -1,0 +1,136 @@
+"""SPEC 2.6: the command line, the token's sources and the check before mounting."""
+
+import os
+import subprocess
+
+from fsutil import Api, mount_entry, token_id, write_token_file
+
+OPTIONS = ["origin=", "token_file=", "timeout=", "list_ttl=", "cafile=", "insecure"]
+
+
+def one_line(result):
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_help_lists_every_option(driver):
+    result = subprocess.run([str(driver), "--help"], capture_output=True, text=True)
+    assert result.returncode == 0
+    for option in OPTIONS + ["allow_other", "-f", "-s"]:
+        assert option in result.stdout, option
+
+
+def test_version(driver):
+    result = subprocess.run([str(driver), "-V"], capture_output=True, text=True)
+    assert result.returncode == 0
+    assert "rerobotsfs version" in result.stdout
+
+
+def test_the_mount_names_its_type_and_origin(mount, tokend):
+    fstype, source, options = mount_entry(mount.path)
+    assert fstype == "fuse.rerobotsfs"
+    assert source == tokend.url
+
+
+def test_fstab_words_are_accepted(mount_factory):
+    mount = mount_factory(options=["_netdev", "noauto", "nofail", "users"])
+    assert os.listdir(mount.path) == [mount.id]
+
+
+def test_allow_other_turns_on_default_permissions(mount_factory):
+    mount = mount_factory(options=["allow_other"])
+    options = mount_entry(mount.path)[2].split(",")
+    assert "allow_other" in options and "default_permissions" in options
+
+
+def test_a_token_file_others_can_read_is_refused(run_driver, tokend, tmp_path):
+    token_file = write_token_file(tmp_path / "jwt.txt", tokend.add_user("alice"), mode=0o644)
+    result = run_driver("-o", f"origin={tokend.url},token_file={token_file}")
+    assert result.returncode != 0
+    line = one_line(result)
+    assert str(token_file) in line and "chmod 600" in line
+    assert tokend.requests() == []
+
+
+def test_a_token_is_never_taken_on_the_command_line(run_driver, tokend):
+    token = tokend.add_user("alice")
+    result = run_driver("-o", f"origin={tokend.url},token={token}")
+    assert result.returncode != 0
+    assert "token_file" in one_line(result)
+    assert token not in result.stderr
+
+
+def test_a_list_ttl_above_30_is_refused(run_driver, tokend, tmp_path):
+    token_file = write_token_file(tmp_path / "jwt.txt", tokend.add_user("alice"))
+    result = run_driver("-o", f"origin={tokend.url},token_file={token_file},list_ttl=31")
+    assert result.returncode != 0
+    assert "list_ttl" in one_line(result)
+
+
+def test_a_revoked_token_mounts_nothing(run_driver, tokend, tmp_path):
+    token = tokend.add_user("alice")
+    assert Api(tokend.url, token).call("POST", "/revoke/" + token_id(token))[0] == 200
+    token_file = write_token_file(tmp_path / "jwt.txt", token)
+    result = run_driver("-o", f"origin={tokend.url},token_file={token_file}")
+    assert result.returncode != 0
+    assert "rejected the token" in one_line(result)
+    assert token not in result.stderr
+
+
+def test_a_garbage_token_mounts_nothing(run_driver, tokend, tmp_path):
+    token_file = write_token_file(tmp_path / "jwt.txt", "garbage")
+    result = run_driver("-o", f"origin={tokend.url},token_file={token_file}")
+    assert result.returncode != 0
+    assert "rejected the token" in one_line(result)
+
+
+def test_a_stopped_service_mounts_nothing(run_driver, tokend, tmp_path):
+    token_file = write_token_file(tmp_path / "jwt.txt", tokend.add_user("alice"))
+    url = tokend.url
+    tokend.stop()
+    result = run_driver("-o", f"origin={url},token_file={token_file}")
+    assert result.returncode != 0
+    line = one_line(result)
+    assert "cannot reach" in line and url in line
+
+
+def test_environment_variables_give_origin_and_token(mount_factory, tokend):
+    token = tokend.add_user("alice")
+    env = dict(os.environ, REROBOTS_ORIGIN=tokend.url, REROBOTS_API_TOKEN=token)
+    mount = mount_factory(token=token, env=env, token_file=False, origin=False)
+    assert mount_entry(mount.path)[1] == tokend.url
+    assert os.listdir(mount.path) == [mount.id]
+    with open(f"/proc/{mount.process.pid}/environ", "rb") as environ:
+        assert token.encode() not in environ.read()
+
+
+def test_a_token_file_wins_over_the_environment(mount_factory, tokend):
+    env = dict(os.environ, REROBOTS_API_TOKEN="garbage")
+    mount = mount_factory(env=env)
+    assert os.listdir(mount.path) == [mount.id]
+
+
+def test_the_token_never_shows_in_logs_or_the_command_line(mount, tokend):
+    mount.expect(r"^rerobotsfs: ")
+    os.mkdir(mount.path / "24h")
+    for name in ["24", "x"]:
+        try:
+            os.mkdir(mount.path / name)
+        except OSError:
+            pass
+    with open(f"/proc/{mount.process.pid}/cmdline", "rb") as cmdline:
+        assert mount.token.encode() not in cmdline.read()
+    assert mount.token not in "\n".join(mount.stderr_lines())
+    assert not any(line.startswith("rerobots-tokend:") and mount.token in line
+                   for line in tokend.log_lines())
+
+
+def test_the_default_token_file_is_in_home(mount_factory, tokend, tmp_path):
+    token = tokend.add_user("alice")
+    home = tmp_path / "home"
+    (home / ".rerobots").mkdir(parents=True)
+    write_token_file(home / ".rerobots" / "jwt.txt", token)
+    env = {key: value for key, value in os.environ.items() if key != "REROBOTS_API_TOKEN"}
+    mount = mount_factory(token=token, env=dict(env, HOME=str(home)), token_file=False)
+    assert os.listdir(mount.path) == [mount.id]
