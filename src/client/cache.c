@@ -191,88 +191,170 @@ static bool cache_takes_listed(const struct cache_change *changes, size_t change
 	return change == NULL || change->created;
 }
 
-int cache_replace(struct cache *cache, const struct decoded_list *list,
+void cache_listing_init(struct cache_listing *listing)
+{
+	memset(listing, 0, sizeof(*listing));
+}
+
+int cache_listing_add(struct cache_listing *listing, const struct decoded_token *token)
+{
+	struct cache_entry *entry;
+
+	if (listing->count == listing->capacity) {
+		size_t capacity = listing->capacity ? listing->capacity * 2 : 64;
+		struct cache_entry *entries =
+		    realloc(listing->entries, capacity * sizeof(*entries));
+
+		if (entries == NULL)
+			return -ENOMEM;
+		listing->entries = entries;
+		listing->capacity = capacity;
+	}
+	entry = &listing->entries[listing->count];
+	memset(entry, 0, sizeof(*entry));
+	cache_entry_set(entry, token, 0);
+	if (token->text != NULL && entry->text == NULL)
+		return -ENOMEM;
+	listing->count++;
+	return 0;
+}
+
+static int cache_compare_entries(const void *a, const void *b)
+{
+	const struct cache_entry *left = a;
+	const struct cache_entry *right = b;
+
+	return memcmp(left->id, right->id, RR_TOKEN_ID_LENGTH);
+}
+
+int cache_listing_finish(struct cache_listing *listing, const char **why)
+{
+	if (listing->count > 1)
+		qsort(listing->entries, listing->count, sizeof(*listing->entries),
+		      cache_compare_entries);
+	for (size_t i = 1; i < listing->count; i++) {
+		if (cache_compare_entries(&listing->entries[i - 1], &listing->entries[i]) == 0) {
+			*why = "a token is listed twice";
+			return -EIO;
+		}
+	}
+	return 0;
+}
+
+void cache_listing_release(struct cache_listing *listing)
+{
+	for (size_t i = 0; i < listing->count; i++)
+		cache_entry_clear(&listing->entries[i]);
+	free(listing->entries);
+	cache_listing_init(listing);
+}
+
+/* Walks the cache and a sorted listing side by side: <0 cached only, 0 both, >0 listed only. */
+static int cache_merge_order(const struct cache *cache, size_t cached,
+			     const struct cache_listing *listing, size_t listed,
+			     size_t listed_count)
+{
+	if (cached == cache->count)
+		return 1;
+	if (listed == listed_count)
+		return -1;
+	return memcmp(cache->entries[cached].id, listing->entries[listed].id, RR_TOKEN_ID_LENGTH);
+}
+
+int cache_replace(struct cache *cache, struct cache_listing *listing,
 		  const struct cache_change *changes, size_t change_count, int64_t now_ms,
 		  bool *changed)
 {
-	size_t capacity = list->count + change_count;
-	struct cache_entry *entries = NULL;
-	size_t gone = 0;
+	size_t listed_count = listing->count;
 	size_t cached = 0;
 	size_t listed = 0;
+	size_t gone = 0;
+	size_t kept = 0;
 	size_t count = 0;
 
-	/* First pass: how many entries go, so that the merge below cannot fail half-way. */
-	while (cached < cache->count) {
-		int order = listed < list->count
-				? memcmp(cache->entries[cached].id, list->tokens[listed].id,
-					 RR_TOKEN_ID_LENGTH)
-				: -1;
+	/* First pass: what goes and what stays, so that the merge below cannot fail. */
+	while (cached < cache->count || listed < listed_count) {
+		int order = cache_merge_order(cache, cached, listing, listed, listed_count);
 
 		if (order < 0 &&
-		    !cache_keeps_unlisted(changes, change_count, cache->entries[cached].id))
+		    cache_keeps_unlisted(changes, change_count, cache->entries[cached].id))
+			kept++;
+		else if (order < 0)
 			gone++;
 		if (order <= 0)
 			cached++;
 		if (order >= 0)
 			listed++;
 	}
-	if (capacity > 0) {
-		entries = calloc(capacity, sizeof(*entries));
+	if (listed_count + kept > listing->capacity) {
+		struct cache_entry *entries =
+		    realloc(listing->entries, (listed_count + kept) * sizeof(*entries));
+
 		if (entries == NULL)
 			return -ENOMEM;
+		listing->entries = entries;
+		listing->capacity = listed_count + kept;
 	}
 	if (gone > 0 && cache->removed_count + gone <= CACHE_REMOVED_MAX &&
-	    !cache_reserve_removed(cache, gone)) {
-		free(entries);
+	    !cache_reserve_removed(cache, gone))
 		return -ENOMEM;
-	}
 
+	/* Second pass: texts move into the listing, kept entries go after it, gone ones go. */
+	*changed = false;
 	cached = 0;
 	listed = 0;
-	*changed = false;
-	while (cached < cache->count || listed < list->count) {
-		int order;
-
-		if (cached == cache->count)
-			order = 1;
-		else if (listed == list->count)
-			order = -1;
-		else
-			order = memcmp(cache->entries[cached].id, list->tokens[listed].id,
-				       RR_TOKEN_ID_LENGTH);
+	while (cached < cache->count || listed < listed_count) {
+		int order = cache_merge_order(cache, cached, listing, listed, listed_count);
 
 		if (order == 0) {
-			const struct decoded_token *token = &list->tokens[listed++];
+			struct cache_entry *cached_entry = &cache->entries[cached++];
+			struct cache_entry *listed_entry = &listing->entries[listed++];
 
-			entries[count] = cache->entries[cached++];
-			if (entries[count].created != token->created ||
-			    entries[count].expires != token->expires)
+			if (cached_entry->created != listed_entry->created ||
+			    cached_entry->expires != listed_entry->expires)
 				*changed = true;
-			cache_entry_set(&entries[count++], token, now_ms);
+			if (listed_entry->text == NULL) {
+				listed_entry->text = cached_entry->text;
+				listed_entry->text_length = cached_entry->text_length;
+				cached_entry->text = NULL;
+			}
+			cache_entry_clear(cached_entry);
+			listed_entry->verified_ms = now_ms;
 		} else if (order < 0) {
-			struct cache_entry *entry = &cache->entries[cached++];
+			struct cache_entry *cached_entry = &cache->entries[cached++];
 
 			*changed = true;
-			if (cache_keeps_unlisted(changes, change_count, entry->id)) {
-				entries[count++] = *entry;
+			if (cache_keeps_unlisted(changes, change_count, cached_entry->id)) {
+				listing->entries[listing->count++] = *cached_entry;
 			} else {
-				cache_report_removed(cache, entry->id);
-				cache_entry_clear(entry);
+				cache_report_removed(cache, cached_entry->id);
+				cache_entry_clear(cached_entry);
 			}
 		} else {
-			const struct decoded_token *token = &list->tokens[listed++];
+			struct cache_entry *listed_entry = &listing->entries[listed++];
 
 			*changed = true;
-			if (cache_takes_listed(changes, change_count, token->id))
-				cache_entry_set(&entries[count++], token, now_ms);
+			listed_entry->verified_ms = now_ms;
+			/* Marked with an empty id, dropped below. */
+			if (!cache_takes_listed(changes, change_count, listed_entry->id)) {
+				cache_entry_clear(listed_entry);
+				listed_entry->id[0] = '\0';
+			}
 		}
 	}
+	for (size_t i = 0; i < listing->count; i++)
+		if (listing->entries[i].id[0] != '\0')
+			listing->entries[count++] = listing->entries[i];
+	listing->count = count;
+	if (kept > 0)
+		qsort(listing->entries, listing->count, sizeof(*listing->entries),
+		      cache_compare_entries);
 
 	free(cache->entries);
-	cache->entries = entries;
-	cache->count = count;
-	cache->capacity = capacity;
+	cache->entries = listing->entries;
+	cache->count = listing->count;
+	cache->capacity = listing->capacity;
+	cache_listing_init(listing);
 	cache->listing_valid = true;
 	cache->listing_ms = now_ms;
 	cache_update_next_expiry(cache);

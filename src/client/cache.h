@@ -56,13 +56,29 @@ int cache_put(struct cache *cache, const struct decoded_token *token, int64_t no
 /* Drops one token; with report it is queued for cache_take_removed(). */
 void cache_remove(struct cache *cache, const char *id, bool report);
 
+/* A listing as it is read: entries in arrival order, each text in its own secret buffer. */
+struct cache_listing {
+	struct cache_entry *entries;
+	size_t count;
+	size_t capacity;
+};
+
+void cache_listing_init(struct cache_listing *listing);
+/* Copies one decoded token (and its text, if any); 0 or -ENOMEM. */
+int cache_listing_add(struct cache_listing *listing, const struct decoded_token *token);
+/* Sorts by id; -EIO with *why set when a token is listed twice. */
+int cache_listing_finish(struct cache_listing *listing, const char **why);
+/* Frees what cache_replace() did not take, texts wiped. */
+void cache_listing_release(struct cache_listing *listing);
+
 /*
- * Makes the listing the cache's content. Known texts are kept; tokens that
- * are gone are queued as removed. changes made locally while the listing was
- * fetched win over it. *changed tells whether any token came, went or
- * changed. 0, or -ENOMEM with the cache unchanged.
+ * Makes a finished listing the cache's content, taking its entries over.
+ * Known texts are kept; tokens that are gone are queued as removed. changes
+ * made locally while the listing was fetched win over it. *changed tells
+ * whether any token came, went or changed. 0, or -ENOMEM with the cache and
+ * the listing unchanged.
  */
-int cache_replace(struct cache *cache, const struct decoded_list *list,
+int cache_replace(struct cache *cache, struct cache_listing *listing,
 		  const struct cache_change *changes, size_t change_count, int64_t now_ms,
 		  bool *changed);
 

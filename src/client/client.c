@@ -179,36 +179,56 @@ static void client_wait_listing(struct rr_client *client)
 		pthread_cond_wait(&client->landed, &client->lock);
 }
 
-/* Called with the lock held, and with it held again on return. */
-static int client_apply_listing(struct rr_client *client, const struct http_response *response,
-				bool with_texts, const char *operation,
-				const struct http_request *request, struct client_outcome *outcome)
+/* A listing answer being decoded as it arrives, into entries the cache takes over. */
+struct client_listing_read {
+	struct decode_stream stream;
+	struct cache_listing listing;
+};
+
+static int client_listing_take(void *user, const struct decoded_token *token)
 {
-	struct decoded_list list;
-	const char *why = NULL;
+	return cache_listing_add(user, token);
+}
+
+static int client_listing_sink(void *user, const char *data, size_t length)
+{
+	struct client_listing_read *read = user;
+	const char *why;
+
+	return decode_stream_feed(&read->stream, data, length, &why);
+}
+
+/* Checks a 200 listing once all of it has arrived; lock not held. */
+static int client_listing_finish(struct client_listing_read *read,
+				 const struct http_response *response, const char **why)
+{
+	int error;
+
+	if (response->result != CURLE_OK || response->status != 200)
+		return 0;
+	error = decode_stream_finish(&read->stream, why);
+	if (error == 0)
+		error = cache_listing_finish(&read->listing, why);
+	return error;
+}
+
+/* Lock held. */
+static int client_apply_listing(struct rr_client *client, struct client_listing_read *read,
+				const struct http_response *response, bool with_texts)
+{
 	bool changed;
 	int error;
 
 	if (response->status == 304) {
 		if (!client->cache.listing_valid)
-			return client_outcome_bad_body(outcome, operation, request, -EIO,
-						       "304 without a cached listing");
+			return -EIO;
 		client->cache.listing_ms = client_now_ms();
 		return 0;
 	}
-	/* Decoding a large listing takes a while: do it without the lock. */
-	pthread_mutex_unlock(&client->lock);
-	error = decode_token_list(response->body, response->body_length, with_texts, &list, &why);
-	pthread_mutex_lock(&client->lock);
-	if (error != 0)
-		return client_outcome_bad_body(outcome, operation, request, error,
-					       why ? why : strerror(-error));
-	error = cache_replace(&client->cache, &list, client->changes, client->change_count,
+	error = cache_replace(&client->cache, &read->listing, client->changes, client->change_count,
 			      client_now_ms(), &changed);
-	decoded_list_release(&list);
 	if (error != 0)
-		return client_outcome_bad_body(outcome, operation, request, error,
-					       strerror(-error));
+		return error;
 	client->removal_epoch++;
 	/*
 	 * The service's ETag is per representation, so the bulk answer's is no
@@ -235,11 +255,16 @@ static int client_fetch_listing(struct rr_client *client, const char *operation,
 				bool quiet, struct client_outcome *outcome)
 {
 	char etag[CACHE_ETAG_MAX];
+	struct client_listing_read read;
 	struct http_request request = {
 	    .method = "GET",
 	    .path = with_texts ? "/tokens?with_token=1" : "/tokens",
+	    .sink = client_listing_sink,
+	    .sink_user = &read,
 	};
 	struct http_response response;
+	const char *why = NULL;
+	int decode_error;
 	int error;
 
 	client->listing_in_flight = true;
@@ -248,15 +273,27 @@ static int client_fetch_listing(struct rr_client *client, const char *operation,
 		memcpy(etag, client->cache.etag, sizeof(etag));
 		request.if_none_match = etag;
 	}
+	cache_listing_init(&read.listing);
+	decode_stream_init(&read.stream, with_texts, client_listing_take, &read.listing);
 	pthread_mutex_unlock(&client->lock);
 	http_perform(client->http, &request, &response);
+	decode_error = client_listing_finish(&read, &response, &why);
 	pthread_mutex_lock(&client->lock);
 
 	error = client_outcome_from_response(client, operation, &request, &response, outcome);
-	if (error == 0)
-		error = client_apply_listing(client, &response, with_texts, operation, &request,
-					     outcome);
+	if (error == 0 && decode_error != 0)
+		error = client_outcome_bad_body(outcome, operation, &request, decode_error,
+						why ? why : strerror(-decode_error));
+	if (error == 0) {
+		error = client_apply_listing(client, &read, &response, with_texts);
+		if (error != 0)
+			client_outcome_bad_body(outcome, operation, &request, error,
+						error == -EIO ? "304 without a cached listing"
+							      : strerror(-error));
+	}
 	http_response_release(&response);
+	decode_stream_release(&read.stream);
+	cache_listing_release(&read.listing);
 
 	if (error != 0 && api_error_is_unreachable(error) && client->cache.listing_valid) {
 		client_serve_cached(client, outcome);

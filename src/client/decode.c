@@ -143,67 +143,270 @@ static int decode_token_object(json_t *object, bool require_text, struct decoded
 	return 0;
 }
 
-static int decode_compare_ids(const void *a, const void *b)
-{
-	const struct decoded_token *left = a;
-	const struct decoded_token *right = b;
+/* Longest pieces the stream keeps: one token object, and the frame around the array. */
+#define DECODE_ELEMENT_MAX (64 * 1024)
+#define DECODE_FRAME_MAX   (64 * 1024)
 
-	return memcmp(left->id, right->id, RR_TOKEN_ID_LENGTH);
+enum decode_array_state {
+	DECODE_ARRAY_START,
+	DECODE_ARRAY_AFTER_COMMA,
+	DECODE_ARRAY_AFTER_ELEMENT,
+};
+
+void decode_stream_init(struct decode_stream *stream, bool require_text, decode_token_fn each,
+			void *user)
+{
+	memset(stream, 0, sizeof(*stream));
+	stream->require_text = require_text;
+	stream->each = each;
+	stream->user = user;
 }
 
-int decode_token_list(const char *body, size_t length, bool require_text, struct decoded_list *list,
-		      const char **why)
+void decode_stream_release(struct decode_stream *stream)
 {
-	json_t *root = decode_load(body, length, why);
-	json_t *array;
-	struct decoded_token *tokens = NULL;
-	size_t count;
+	if (stream->element != NULL)
+		explicit_bzero(stream->element, stream->element_capacity);
+	free(stream->element);
+	free(stream->frame);
+	stream->element = NULL;
+	stream->frame = NULL;
+}
 
-	if (root == NULL)
-		return -EIO;
-	array = json_object_get(root, "tokens");
-	if (!json_is_array(array)) {
-		*why = "\"tokens\" is not an array";
-		goto out_error;
+static int decode_stream_fail(struct decode_stream *stream, int error, const char *why)
+{
+	if (stream->error == 0) {
+		stream->error = error;
+		stream->why = why;
 	}
-	count = json_array_size(array);
-	if (count > 0) {
-		tokens = calloc(count, sizeof(*tokens));
-		if (tokens == NULL) {
-			json_decref(root);
+	return stream->error;
+}
+
+/* Appends bytes; grows without realloc so that no unwiped copy of a token is left. */
+static int decode_buffer_append(char **buffer, size_t *length, size_t *capacity, size_t max,
+				const char *data, size_t size)
+{
+	if (*length + size > *capacity) {
+		size_t grown = *capacity ? *capacity : 1024;
+		char *bigger;
+
+		while (grown < *length + size)
+			grown *= 2;
+		if (grown > max)
+			return -EIO;
+		bigger = malloc(grown);
+		if (bigger == NULL)
 			return -ENOMEM;
+		if (*buffer != NULL) {
+			memcpy(bigger, *buffer, *length);
+			explicit_bzero(*buffer, *capacity);
+			free(*buffer);
 		}
+		*buffer = bigger;
+		*capacity = grown;
 	}
-	for (size_t i = 0; i < count; i++)
-		if (decode_token_object(json_array_get(array, i), require_text, &tokens[i], why) !=
-		    0)
-			goto out_error;
-	if (count > 1)
-		qsort(tokens, count, sizeof(*tokens), decode_compare_ids);
-	for (size_t i = 1; i < count; i++) {
-		if (decode_compare_ids(&tokens[i - 1], &tokens[i]) == 0) {
-			*why = "a token is listed twice";
-			goto out_error;
-		}
-	}
-	list->tokens = tokens;
-	list->count = count;
-	list->root = root;
+	memcpy(*buffer + *length, data, size);
+	*length += size;
 	return 0;
-
-out_error:
-	free(tokens);
-	json_decref(root);
-	return -EIO;
 }
 
-void decoded_list_release(struct decoded_list *list)
+static int decode_stream_to_frame(struct decode_stream *stream, char c)
 {
-	free(list->tokens);
-	json_decref(list->root);
-	list->tokens = NULL;
-	list->count = 0;
-	list->root = NULL;
+	int error = decode_buffer_append(&stream->frame, &stream->frame_length,
+					 &stream->frame_capacity, DECODE_FRAME_MAX, &c, 1);
+
+	if (error != 0)
+		return decode_stream_fail(stream, error, "response body is not a token listing");
+	return 0;
+}
+
+static int decode_stream_element_done(struct decode_stream *stream)
+{
+	struct decoded_token token;
+	json_error_t json_error;
+	const char *why = NULL;
+	json_t *object;
+	int error;
+
+	object = json_loadb(stream->element, stream->element_length, JSON_REJECT_DUPLICATES,
+			    &json_error);
+	explicit_bzero(stream->element, stream->element_length);
+	stream->element_length = 0;
+	stream->in_element = false;
+	stream->array_state = DECODE_ARRAY_AFTER_ELEMENT;
+	if (object == NULL)
+		return decode_stream_fail(stream, -EIO, "a token is not valid JSON");
+	error = decode_token_object(object, stream->require_text, &token, &why);
+	if (error == 0)
+		error = stream->each(stream->user, &token);
+	json_decref(object);
+	if (error != 0)
+		return decode_stream_fail(stream, error, why ? why : "cannot keep a token");
+	return 0;
+}
+
+/* String and nesting state, for every byte outside the array's own punctuation. */
+static void decode_stream_track(struct decode_stream *stream, char c)
+{
+	if (stream->in_string) {
+		if (stream->escaped)
+			stream->escaped = false;
+		else if (c == '\\')
+			stream->escaped = true;
+		else if (c == '"')
+			stream->in_string = false;
+		return;
+	}
+	if (c == '"')
+		stream->in_string = true;
+	else if (c == '{' || c == '[')
+		stream->depth++;
+	else if (c == '}' || c == ']')
+		stream->depth--;
+}
+
+/*
+ * Takes as much of data as belongs to the token object being read, in one
+ * copy, and decodes the object once it is complete. Returns the bytes taken.
+ */
+static size_t decode_stream_element(struct decode_stream *stream, const char *data, size_t length)
+{
+	bool complete = false;
+	size_t taken;
+	int error;
+
+	for (taken = 0; taken < length && !complete; taken++) {
+		char c = data[taken];
+
+		decode_stream_track(stream, c);
+		complete = !stream->in_string && stream->depth == 2;
+	}
+	error = decode_buffer_append(&stream->element, &stream->element_length,
+				     &stream->element_capacity, DECODE_ELEMENT_MAX, data, taken);
+	if (error != 0)
+		decode_stream_fail(stream, error, "a token object is too large");
+	else if (complete)
+		decode_stream_element_done(stream);
+	return taken;
+}
+
+/* Between the token objects: only commas, white space, the next object or the end. */
+static int decode_stream_array_byte(struct decode_stream *stream, char c)
+{
+	switch (c) {
+	case ' ':
+	case '\t':
+	case '\r':
+	case '\n':
+		return 0;
+	case ',':
+		if (stream->array_state != DECODE_ARRAY_AFTER_ELEMENT)
+			return decode_stream_fail(stream, -EIO, "misplaced comma in \"tokens\"");
+		stream->array_state = DECODE_ARRAY_AFTER_COMMA;
+		return 0;
+	case '{':
+		if (stream->array_state == DECODE_ARRAY_AFTER_ELEMENT)
+			return decode_stream_fail(stream, -EIO, "missing comma in \"tokens\"");
+		stream->in_element = true;
+		decode_stream_element(stream, &c, 1);
+		return stream->error;
+	case ']':
+		if (stream->array_state == DECODE_ARRAY_AFTER_COMMA)
+			return decode_stream_fail(stream, -EIO, "trailing comma in \"tokens\"");
+		stream->in_tokens = false;
+		stream->depth--;
+		return decode_stream_to_frame(stream, c);
+	default:
+		return decode_stream_fail(stream, -EIO, "a token is not a JSON object");
+	}
+}
+
+/* The frame: the top-level object, whose "tokens" array is recognized by its key. */
+static int decode_stream_frame_byte(struct decode_stream *stream, char c)
+{
+	bool at_top = stream->depth == 1;
+
+	if (stream->in_string) {
+		if (at_top && !stream->escaped && c != '"' &&
+		    stream->key_length < sizeof(stream->key))
+			stream->key[stream->key_length++] = c;
+		decode_stream_track(stream, c);
+		return decode_stream_to_frame(stream, c);
+	}
+	if (at_top && c == ':')
+		stream->tokens_value =
+		    stream->key_length == 6 && memcmp(stream->key, "tokens", 6) == 0;
+	else if (at_top && c == '[' && stream->tokens_value) {
+		stream->in_tokens = true;
+		stream->array_state = DECODE_ARRAY_START;
+	} else if (at_top && c == '"') {
+		stream->key_length = 0;
+	}
+	if (at_top && c != ':' && c != ' ' && c != '\t' && c != '\r' && c != '\n')
+		stream->tokens_value = false;
+	decode_stream_track(stream, c);
+	if (stream->depth < 0)
+		return decode_stream_fail(stream, -EIO, "response body is not JSON");
+	return decode_stream_to_frame(stream, c);
+}
+
+int decode_stream_feed(struct decode_stream *stream, const char *data, size_t length,
+		       const char **why)
+{
+	size_t i = 0;
+
+	while (i < length && stream->error == 0) {
+		if (stream->in_element)
+			i += decode_stream_element(stream, data + i, length - i);
+		else if (stream->in_tokens)
+			decode_stream_array_byte(stream, data[i++]);
+		else
+			decode_stream_frame_byte(stream, data[i++]);
+	}
+	*why = stream->why;
+	return stream->error;
+}
+
+int decode_stream_finish(struct decode_stream *stream, const char **why)
+{
+	json_error_t json_error;
+	json_t *frame;
+	json_t *tokens;
+
+	if (stream->error == 0 && (stream->in_element || stream->in_tokens || stream->depth != 0))
+		decode_stream_fail(stream, -EIO, "response body is cut off");
+	if (stream->error == 0 && stream->frame_length == 0)
+		decode_stream_fail(stream, -EIO, "empty response body");
+	if (stream->error != 0) {
+		*why = stream->why;
+		return stream->error;
+	}
+	frame =
+	    json_loadb(stream->frame, stream->frame_length, JSON_REJECT_DUPLICATES, &json_error);
+	if (frame == NULL)
+		decode_stream_fail(stream, -EIO, "response body is not JSON");
+	else if (!json_is_object(frame))
+		decode_stream_fail(stream, -EIO, "response body is not a JSON object");
+	tokens = json_object_get(frame, "tokens");
+	/* Its objects went to the callback; anything left in it was not a listing. */
+	if (frame != NULL && (!json_is_array(tokens) || json_array_size(tokens) != 0))
+		decode_stream_fail(stream, -EIO, "\"tokens\" is not an array of tokens");
+	json_decref(frame);
+	*why = stream->why;
+	return stream->error;
+}
+
+int decode_token_list(const char *body, size_t length, bool require_text, decode_token_fn each,
+		      void *user, const char **why)
+{
+	struct decode_stream stream;
+	int error;
+
+	decode_stream_init(&stream, require_text, each, user);
+	error = decode_stream_feed(&stream, body, length, why);
+	if (error == 0)
+		error = decode_stream_finish(&stream, why);
+	decode_stream_release(&stream);
+	return error;
 }
 
 int decode_token(const char *body, size_t length, struct decoded_token *token, json_t **root,

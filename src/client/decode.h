@@ -24,11 +24,37 @@ struct decoded_token {
 	size_t text_length;
 };
 
-/* The tokens of a listing, sorted by id; valid until decoded_list_release(). */
-struct decoded_list {
-	struct decoded_token *tokens;
-	size_t count;
-	json_t *root;
+/* Takes one token of a listing; token->text is only valid during the call. 0 or -errno. */
+typedef int (*decode_token_fn)(void *user, const struct decoded_token *token);
+
+/*
+ * An incremental decoder for GET /tokens. A listing of 10,000 tokens with
+ * their texts is about 7 MiB of JSON, and as one jansson tree several times
+ * that: instead the body is decoded as it arrives, each token object on its
+ * own, and only the small frame around the array is kept and checked at the
+ * end.
+ */
+struct decode_stream {
+	bool require_text;
+	decode_token_fn each;
+	void *user;
+	int error;
+	const char *why;
+	int depth;
+	bool in_string;
+	bool escaped;
+	bool in_tokens;	   /* directly inside the top-level "tokens" array */
+	bool in_element;   /* inside one token object of that array */
+	bool tokens_value; /* the next depth-1 value belongs to the key "tokens" */
+	int array_state;   /* what may come next inside the array */
+	char key[8];	   /* the raw text of the latest depth-1 string, if short */
+	size_t key_length;
+	char *element; /* secret: the token object being read */
+	size_t element_length;
+	size_t element_capacity;
+	char *frame; /* everything but the token objects */
+	size_t frame_length;
+	size_t frame_capacity;
 };
 
 /* The longest error_message kept for the log; longer ones are cut. */
@@ -41,9 +67,18 @@ struct decoded_list {
 void decode_init(void);
 
 /* GET /tokens: with require_text (?with_token=1) every entry must carry "token". */
-int decode_token_list(const char *body, size_t length, bool require_text, struct decoded_list *list,
-		      const char **why);
-void decoded_list_release(struct decoded_list *list);
+void decode_stream_init(struct decode_stream *stream, bool require_text, decode_token_fn each,
+			void *user);
+/* 0, or the first error (-EIO with *why set, or the callback's). */
+int decode_stream_feed(struct decode_stream *stream, const char *data, size_t length,
+		       const char **why);
+/* Checks that the whole body was a listing; 0 or -EIO with *why set. */
+int decode_stream_finish(struct decode_stream *stream, const char **why);
+void decode_stream_release(struct decode_stream *stream);
+
+/* The three steps above on a whole body. */
+int decode_token_list(const char *body, size_t length, bool require_text, decode_token_fn each,
+		      void *user, const char **why);
 
 /*
  * GET /token/ID and POST /tokens: {"id", "token", "created", "expires"}. On

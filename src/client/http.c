@@ -203,14 +203,40 @@ static bool http_body_reserve(struct http_response *response, size_t needed)
 	return true;
 }
 
+/* What the body callback needs to know about the transfer it writes for. */
+struct http_transfer {
+	CURL *handle;
+	const struct http_request *request;
+	struct http_response *response;
+	size_t received;
+};
+
+static bool http_body_goes_to_sink(struct http_transfer *transfer)
+{
+	long status = 0;
+
+	return transfer->request->sink != NULL &&
+	       curl_easy_getinfo(transfer->handle, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK &&
+	       status == 200;
+}
+
 static size_t http_write_body(char *data, size_t size, size_t count, void *user)
 {
-	struct http_response *response = user;
+	struct http_transfer *transfer = user;
+	struct http_response *response = transfer->response;
 	size_t length = size * count;
 
-	if (length > HTTP_BODY_MAX - response->body_length) {
+	if (length > HTTP_BODY_MAX - transfer->received) {
 		response->body_too_large = true;
 		return 0;
+	}
+	transfer->received += length;
+	if (http_body_goes_to_sink(transfer)) {
+		if (transfer->request->sink(transfer->request->sink_user, data, length) != 0) {
+			response->body_rejected = true;
+			return 0;
+		}
+		return length;
 	}
 	if (!http_body_reserve(response, response->body_length + length + 1))
 		return 0;
@@ -357,8 +383,9 @@ static void http_handle_give_back(struct http_pool *pool, CURL *handle)
 
 static CURLcode http_request_setup(struct http_pool *pool, CURL *handle,
 				   const struct http_request *request, const char *url,
-				   struct curl_slist *headers, struct http_response *response)
+				   struct curl_slist *headers, struct http_transfer *transfer)
 {
+	struct http_response *response = transfer->response;
 	long timeout_ms = request->timeout_ms > 0 ? request->timeout_ms : pool->timeout_ms;
 	CURLcode result;
 
@@ -367,7 +394,7 @@ static CURLcode http_request_setup(struct http_pool *pool, CURL *handle,
 	if ((result = curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, response->error_text)) !=
 	    CURLE_OK)
 		return result;
-	if ((result = curl_easy_setopt(handle, CURLOPT_WRITEDATA, response)) != CURLE_OK)
+	if ((result = curl_easy_setopt(handle, CURLOPT_WRITEDATA, transfer)) != CURLE_OK)
 		return result;
 	if ((result = curl_easy_setopt(handle, CURLOPT_HEADERDATA, response)) != CURLE_OK)
 		return result;
@@ -410,6 +437,7 @@ void http_perform(struct http_pool *pool, const struct http_request *request,
 	struct curl_slist extra[3];
 	struct curl_slist *headers = pool->headers;
 	size_t extra_count = 0;
+	struct http_transfer transfer = {.request = request, .response = response};
 	CURL *handle;
 
 	memset(response, 0, sizeof(*response));
@@ -443,9 +471,12 @@ void http_perform(struct http_pool *pool, const struct http_request *request,
 			 curl_easy_strerror(response->result));
 		return;
 	}
-	response->result = http_request_setup(pool, handle, request, url, headers, response);
+	transfer.handle = handle;
+	response->result = http_request_setup(pool, handle, request, url, headers, &transfer);
 	if (response->result == CURLE_OK)
 		response->result = curl_easy_perform(handle);
+	if (response->body_rejected)
+		response->result = CURLE_OK;
 	if (curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &response->status) != CURLE_OK)
 		response->status = 0;
 	if (curl_easy_getinfo(handle, CURLINFO_OS_ERRNO, &response->os_errno) != CURLE_OK)

@@ -33,6 +33,9 @@ struct http_request {
 	const char *if_none_match;
 	const char *idempotency_key;
 	long timeout_ms; /* 0: the pool's default */
+	/* When set, a 200 answer's body goes here as it arrives, not into response->body. */
+	int (*sink)(void *user, const char *data, size_t length);
+	void *sink_user;
 };
 
 struct http_response {
@@ -43,6 +46,7 @@ struct http_response {
 	size_t body_length;
 	size_t body_capacity;
 	bool body_too_large;
+	bool body_rejected; /* the sink refused the body: result is CURLE_OK, the rest unread */
 	char etag[HTTP_ETAG_MAX]; /* "" when the answer had none */
 	bool rate_limit_exhausted;
 	char error_text[CURL_ERROR_SIZE]; /* curl's words for a failed transfer */

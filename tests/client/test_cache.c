@@ -34,14 +34,30 @@ static struct decoded_token token(const char *id, int64_t expires, const char *t
 	return made;
 }
 
-/* tokens must be sorted by id, as decode_token_list() gives them. */
+static int replace_changed(struct cache *cache, struct decoded_token *tokens, size_t count,
+			   const struct cache_change *changes, size_t change_count, bool *changed)
+{
+	struct cache_listing listing;
+	const char *why = NULL;
+	int error = 0;
+
+	cache_listing_init(&listing);
+	for (size_t i = 0; i < count && error == 0; i++)
+		error = cache_listing_add(&listing, &tokens[i]);
+	if (error == 0)
+		error = cache_listing_finish(&listing, &why);
+	if (error == 0)
+		error = cache_replace(cache, &listing, changes, change_count, 1000, changed);
+	cache_listing_release(&listing);
+	return error;
+}
+
 static int replace(struct cache *cache, struct decoded_token *tokens, size_t count,
 		   const struct cache_change *changes, size_t change_count)
 {
-	struct decoded_list list = {.tokens = tokens, .count = count};
 	bool changed;
 
-	return cache_replace(cache, &list, changes, change_count, 1000, &changed);
+	return replace_changed(cache, tokens, count, changes, change_count, &changed);
 }
 
 static bool has_text(const struct cache *cache, const char *id, const char *text)
@@ -127,27 +143,38 @@ static void test_bulk_listing_fills_texts(void)
 static void test_listing_says_whether_tokens_changed(void)
 {
 	struct cache cache;
-	struct decoded_token first[] = {token(ID_A, 0, NULL), token(ID_B, 10, NULL)};
+	struct decoded_token first[] = {token(ID_B, 10, NULL), token(ID_A, 0, NULL)};
 	struct decoded_token same_with_texts[] = {token(ID_A, 0, "text-a"),
 						  token(ID_B, 10, "text-b")};
 	struct decoded_token one_more[] = {token(ID_A, 0, NULL), token(ID_B, 10, NULL),
 					   token(ID_C, 0, NULL)};
 	struct decoded_token one_less[] = {token(ID_A, 0, NULL), token(ID_C, 0, NULL)};
-	struct decoded_list list = {.tokens = first, .count = 2};
+	struct decoded_token new_expiry[] = {token(ID_A, 0, NULL), token(ID_C, 5, NULL)};
 	bool changed = false;
 
 	cache_init(&cache);
-	cache_replace(&cache, &list, NULL, 0, 1, &changed);
+	replace_changed(&cache, first, 2, NULL, 0, &changed);
 	check("first listing is a change", changed);
-	list = (struct decoded_list){.tokens = same_with_texts, .count = 2};
-	cache_replace(&cache, &list, NULL, 0, 2, &changed);
+	replace_changed(&cache, same_with_texts, 2, NULL, 0, &changed);
 	check("same tokens with texts is no change", !changed);
-	list = (struct decoded_list){.tokens = one_more, .count = 3};
-	cache_replace(&cache, &list, NULL, 0, 3, &changed);
+	replace_changed(&cache, one_more, 3, NULL, 0, &changed);
 	check("a new token is a change", changed);
-	list = (struct decoded_list){.tokens = one_less, .count = 2};
-	cache_replace(&cache, &list, NULL, 0, 4, &changed);
+	replace_changed(&cache, one_less, 2, NULL, 0, &changed);
 	check("a gone token is a change", changed);
+	replace_changed(&cache, new_expiry, 2, NULL, 0, &changed);
+	check("a new expiry is a change", changed);
+	cache_destroy(&cache);
+}
+
+static void test_listing_with_a_token_twice_is_eio(void)
+{
+	struct cache cache;
+	struct decoded_token twice[] = {token(ID_A, 0, NULL), token(ID_B, 0, NULL),
+					token(ID_A, 0, NULL)};
+
+	cache_init(&cache);
+	check("a token listed twice", replace(&cache, twice, 3, NULL, 0) == -EIO);
+	check("cache left alone", cache.count == 0 && !cache.listing_valid);
 	cache_destroy(&cache);
 }
 
@@ -249,6 +276,7 @@ int main(void)
 	test_listing_keeps_texts_and_reports_gone_tokens();
 	test_bulk_listing_fills_texts();
 	test_listing_says_whether_tokens_changed();
+	test_listing_with_a_token_twice_is_eio();
 	test_local_changes_win_over_a_raced_listing();
 	test_expired_tokens_leave_and_are_reported();
 	test_remove();

@@ -21,24 +21,72 @@ static void fail(const char *rule, const char *detail)
 	failures++;
 }
 
-static int list(const char *body, bool require_text, struct decoded_list *decoded)
+/* What the listing decoder handed out, in arrival order. */
+struct collected {
+	size_t count;
+	struct decoded_token tokens[8];
+	char texts[8][128];
+};
+
+static int collect(void *user, const struct decoded_token *token)
+{
+	struct collected *collected = user;
+	struct decoded_token *copy;
+
+	if (collected->count == 8)
+		return -ENOMEM;
+	copy = &collected->tokens[collected->count];
+	*copy = *token;
+	if (token->text != NULL) {
+		snprintf(collected->texts[collected->count], sizeof(collected->texts[0]), "%.*s",
+			 (int)token->text_length, token->text);
+		copy->text = collected->texts[collected->count];
+	}
+	collected->count++;
+	return 0;
+}
+
+static int list(const char *body, bool require_text, struct collected *collected)
 {
 	const char *why = NULL;
-	int error = decode_token_list(body, strlen(body), require_text, decoded, &why);
+	int error;
 
+	memset(collected, 0, sizeof(*collected));
+	error = decode_token_list(body, strlen(body), require_text, collect, collected, &why);
 	if (error != 0 && why == NULL)
 		fail(body, "no reason given for the failure");
 	return error;
 }
 
+/* The same body fed in pieces of every size must decode the same way. */
+static int list_in_pieces(const char *body, size_t piece, bool require_text,
+			  struct collected *collected)
+{
+	struct decode_stream stream;
+	size_t length = strlen(body);
+	const char *why = NULL;
+	int error = 0;
+
+	memset(collected, 0, sizeof(*collected));
+	decode_stream_init(&stream, require_text, collect, collected);
+	for (size_t at = 0; at < length && error == 0; at += piece)
+		error = decode_stream_feed(&stream, body + at,
+					   length - at < piece ? length - at : piece, &why);
+	if (error == 0)
+		error = decode_stream_finish(&stream, &why);
+	decode_stream_release(&stream);
+	return error;
+}
+
 static void expect_list_rejected(const char *rule, const char *body, bool require_text)
 {
-	struct decoded_list decoded;
+	struct collected collected;
 
-	if (list(body, require_text, &decoded) != -EIO) {
+	if (list(body, require_text, &collected) != -EIO)
 		fail(rule, "listing accepted");
-		decoded_list_release(&decoded);
-	}
+	for (size_t piece = 1; piece < 8; piece++)
+		if (list_in_pieces(body, piece, require_text, &collected) != -EIO)
+			fail(rule, "listing accepted when fed in pieces");
 }
 
 static void expect_token_rejected(const char *rule, const char *body)
@@ -55,54 +103,68 @@ static void expect_token_rejected(const char *rule, const char *body)
 	}
 }
 
-static void test_listing_is_decoded_sorted_by_id(void)
+static void test_listing_is_decoded(void)
 {
-	struct decoded_list decoded;
+	struct collected collected;
 	const char *body = "{\"tokens\": ["
 			   "{\"id\": \"" ID_C "\", \"created\": 30, \"expires\": null},"
 			   "{\"id\": \"" ID_A "\", \"created\": 10, \"expires\": 1000},"
 			   "{\"id\": \"" ID_B "\", \"created\": 20, \"expires\": 2000}]}";
 
-	if (list(body, false, &decoded) != 0) {
+	if (list(body, false, &collected) != 0 || collected.count != 3) {
 		fail("listing", "rejected");
 		return;
 	}
-	if (decoded.count != 3 || strcmp(decoded.tokens[0].id, ID_B) != 0 ||
-	    strcmp(decoded.tokens[1].id, ID_A) != 0 || strcmp(decoded.tokens[2].id, ID_C) != 0)
-		fail("listing", "not sorted by id");
-	else if (decoded.tokens[1].created != 10 || decoded.tokens[1].expires != 1000)
+	if (strcmp(collected.tokens[0].id, ID_C) != 0 ||
+	    strcmp(collected.tokens[1].id, ID_A) != 0 || strcmp(collected.tokens[2].id, ID_B) != 0)
+		fail("listing", "wrong ids");
+	else if (collected.tokens[1].created != 10 || collected.tokens[1].expires != 1000)
 		fail("listing", "wrong times");
-	else if (decoded.tokens[2].expires != 0)
+	else if (collected.tokens[0].expires != 0)
 		fail("listing", "\"expires\": null is not 0");
-	else if (decoded.tokens[0].text != NULL)
+	else if (collected.tokens[0].text != NULL)
 		fail("listing", "a text appeared from nowhere");
-	decoded_list_release(&decoded);
+}
+
+static void test_listing_fed_in_pieces(void)
+{
+	struct collected collected;
+	const char *body = " {\"other\": [1, {\"a\": \"]}\\\"[{\"}], \"tokens\" : [ "
+			   "{\"id\": \"" ID_A "\", \"created\": 10, \"expires\": 20, "
+			   "\"token\": \"" JWT "\", \"note\": \"}\\\"{\"} ,\n"
+			   "{\"id\": \"" ID_B "\", \"created\": 11, \"expires\": null, "
+			   "\"token\": \"" JWT "\"}\t], \"next\": null}\n";
+
+	for (size_t piece = 1; piece <= strlen(body); piece++) {
+		if (list_in_pieces(body, piece, true, &collected) != 0 || collected.count != 2 ||
+		    strcmp(collected.tokens[1].id, ID_B) != 0 ||
+		    strcmp(collected.texts[0], JWT) != 0) {
+			fail("listing fed in pieces", "wrong result");
+			return;
+		}
+	}
 }
 
 static void test_empty_listing(void)
 {
-	struct decoded_list decoded;
+	struct collected collected;
 
-	if (list("{\"tokens\": []}", false, &decoded) != 0 || decoded.count != 0)
+	if (list("{\"tokens\": []}", false, &collected) != 0 || collected.count != 0)
 		fail("empty listing", "rejected");
-	else
-		decoded_list_release(&decoded);
 }
 
 static void test_listing_with_texts(void)
 {
-	struct decoded_list decoded;
+	struct collected collected;
 	const char *body = "{\"tokens\": [{\"id\": \"" ID_A "\", \"created\": 10, "
 			   "\"expires\": 20, \"token\": \"" JWT "\"}], \"extra\": 1}";
 
-	if (list(body, true, &decoded) != 0) {
+	if (list(body, true, &collected) != 0 || collected.count != 1) {
 		fail("listing with texts", "rejected");
 		return;
 	}
-	if (decoded.tokens[0].text == NULL || decoded.tokens[0].text_length != strlen(JWT) ||
-	    memcmp(decoded.tokens[0].text, JWT, strlen(JWT)) != 0)
+	if (collected.tokens[0].text_length != strlen(JWT) || strcmp(collected.texts[0], JWT) != 0)
 		fail("listing with texts", "wrong text");
-	decoded_list_release(&decoded);
 }
 
 static void test_malformed_listings_are_eio(void)
@@ -146,11 +208,34 @@ static void test_malformed_listings_are_eio(void)
 			     "{\"tokens\": [{\"id\": \"../aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 			     "aaaaaaaaaaaaaaaaaaaaa\", \"created\": 1, \"expires\": 2}]}",
 			     false);
-	expect_list_rejected("a token listed twice",
-			     "{\"tokens\": [{\"id\": \"" ID_A "\", \"created\": 1, \"expires\": 2},"
-			     "{\"id\": \"" ID_A "\", \"created\": 1, \"expires\": 2}]}",
+	expect_list_rejected("tokens twice", "{\"tokens\": [], \"tokens\": []}", false);
+	expect_list_rejected("a duplicated key in a token",
+			     "{\"tokens\": [{\"id\": \"" ID_A "\", \"id\": \"" ID_A "\", "
+			     "\"created\": 1, \"expires\": 2}]}",
 			     false);
-	expect_list_rejected("a duplicated key", "{\"tokens\": [], \"tokens\": []}", false);
+	expect_list_rejected("missing comma",
+			     "{\"tokens\": [{\"id\": \"" ID_A "\", \"created\": 1, \"expires\": 2}"
+			     "{\"id\": \"" ID_B "\", \"created\": 1, \"expires\": 2}]}",
+			     false);
+	expect_list_rejected("trailing comma",
+			     "{\"tokens\": [{\"id\": \"" ID_A "\", \"created\": 1, "
+			     "\"expires\": 2},]}",
+			     false);
+	expect_list_rejected("leading comma", "{\"tokens\": [,]}", false);
+	expect_list_rejected("cut off after the array", "{\"tokens\": []", false);
+	expect_list_rejected("cut off between tokens",
+			     "{\"tokens\": [{\"id\": \"" ID_A "\", \"created\": 1, "
+			     "\"expires\": 2},",
+			     false);
+	expect_list_rejected("junk after the object", "{\"tokens\": []} x", false);
+	expect_list_rejected("a second object", "{\"tokens\": []}{\"tokens\": []}", false);
+	expect_list_rejected("tokens nested deeper", "{\"a\": {\"tokens\": []}}", false);
+	expect_list_rejected("tokens behind an escaped key",
+			     "{\"tok\\u0065ns\": [{\"id\": \"" ID_A "\", \"created\": 1, "
+			     "\"expires\": 2}]}",
+			     false);
+	expect_list_rejected("a bare number", "5", false);
+	expect_list_rejected("unbalanced", "}{", false);
 	expect_list_rejected(
 	    "with_token=1 without a text",
 	    "{\"tokens\": [{\"id\": \"" ID_A "\", \"created\": 1, \"expires\": 2}]}", true);
@@ -230,7 +315,8 @@ static void test_error_message(void)
 int main(void)
 {
 	decode_init();
-	test_listing_is_decoded_sorted_by_id();
+	test_listing_is_decoded();
+	test_listing_fed_in_pieces();
 	test_empty_listing();
 	test_listing_with_texts();
 	test_malformed_listings_are_eio();
