@@ -151,7 +151,7 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	if (cmdline.mountpoint == NULL) {
-		log_error("no mount point given; usage: %s [options] MOUNTPOINT", argv[0]);
+		log_error("no mount point given; usage: %s [options] [ORIGIN] MOUNTPOINT", argv[0]);
 		goto out;
 	}
 

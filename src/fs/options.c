@@ -64,6 +64,14 @@ static int options_key(void *data, const char *arg, int key, struct fuse_args *a
 	case OPTIONS_KEY_ALLOW_OTHER:
 		options->allow_other = true;
 		return 1;
+	case FUSE_OPT_KEY_NONOPT:
+		/* Held back until a second one shows that this one is not the mount point. */
+		if (options->source == NULL) {
+			options->source = strdup(arg);
+			return options->source == NULL ? -1 : 0;
+		}
+		options->mountpoint_seen = true;
+		return 1;
 	default:
 		return 1;
 	}
@@ -138,6 +146,24 @@ static int options_resolve_cafile(struct options *options)
 	return 0;
 }
 
+/* Gives a lone argument back as the mount point; takes a URL before it as the origin. */
+static int options_resolve_source(struct fuse_args *args, struct options *options)
+{
+	if (options->source == NULL)
+		return 0;
+	if (!options->mountpoint_seen) {
+		if (fuse_opt_add_arg(args, options->source) != 0)
+			return -1;
+	} else if (options->origin == NULL && (strncmp(options->source, "http://", 7) == 0 ||
+					       strncmp(options->source, "https://", 8) == 0)) {
+		options->origin = options->source;
+		options->source = NULL;
+	}
+	free(options->source);
+	options->source = NULL;
+	return 0;
+}
+
 int options_parse(struct fuse_args *args, struct options *options)
 {
 	const char *origin;
@@ -145,6 +171,10 @@ int options_parse(struct fuse_args *args, struct options *options)
 	memset(options, 0, sizeof(*options));
 	if (fuse_opt_parse(args, options, options_table, options_key) != 0)
 		return -1;
+	if (options_resolve_source(args, options) != 0) {
+		log_error("out of memory");
+		return -1;
+	}
 	if (options->origin == NULL) {
 		origin = getenv("REROBOTS_ORIGIN");
 		if (origin == NULL || *origin == '\0')
@@ -169,7 +199,7 @@ int options_parse(struct fuse_args *args, struct options *options)
 void options_help(const char *program)
 {
 	printf(
-	    "usage: %s [options] MOUNTPOINT\n"
+	    "usage: %s [options] [ORIGIN] MOUNTPOINT\n"
 	    "\n"
 	    "rerobotsfs options:\n"
 	    "    -o origin=URL          the API's base URL (default: $REROBOTS_ORIGIN,\n"
@@ -186,6 +216,7 @@ void options_help(const char *program)
 
 void options_free(struct options *options)
 {
+	free(options->source);
 	free(options->origin);
 	free(options->token_file);
 	free(options->timeout);

@@ -2,6 +2,11 @@
  * The driver's own -o options (SPEC 2.6), parsed with fuse_opt so that they
  * work from a command line, from /etc/fstab and from a systemd mount unit
  * alike. libfuse's options stay in the argument list for libfuse.
+ *
+ * mount(8) runs `rerobotsfs SOURCE MOUNTPOINT -o OPTIONS` through
+ * mount.fuse3, SOURCE being the first field of the fstab line: an http or
+ * https URL there is the origin (unless -o origin= says otherwise), any
+ * other word ("rerobotsfs", "none") means nothing.
  */
 #ifndef RR_FS_OPTIONS_H
 #define RR_FS_OPTIONS_H
@@ -11,6 +16,8 @@
 #include "fs.h"
 
 struct options {
+	char *source; /* the first of two arguments that are no options, as mount.fuse3 passes */
+	bool mountpoint_seen;
 	char *origin;
 	char *token_file;
 	char *timeout;	/* as given; NULL for the default */

@@ -134,3 +134,25 @@ def test_the_default_token_file_is_in_home(mount_factory, tokend, tmp_path):
     env = {key: value for key, value in os.environ.items() if key != "REROBOTS_API_TOKEN"}
     mount = mount_factory(token=token, env=dict(env, HOME=str(home)), token_file=False)
     assert os.listdir(mount.path) == [mount.id]
+
+
+def test_mount_fuse3_mounts_an_fstab_line(driver, tokend, tmp_path):
+    # The fstab line `URL MOUNTPOINT fuse.rerobotsfs token_file=...,_netdev 0 0`, as mount(8)
+    # hands it to mount.fuse3, which runs `rerobotsfs URL MOUNTPOINT -o ...` in the background.
+    token = tokend.add_user("alice")
+    token_file = write_token_file(tmp_path / "jwt.txt", token)
+    mountpoint = tmp_path / "fstab"
+    mountpoint.mkdir()
+    env = dict(os.environ, PATH=f"{driver.parent}:{os.environ['PATH']}")
+    result = subprocess.run(
+        ["/sbin/mount.fuse3", tokend.url, str(mountpoint), "-t", "rerobotsfs",
+         "-o", f"token_file={token_file},_netdev,noauto,nofail"],
+        capture_output=True, text=True, env=env, timeout=15,
+    )
+    try:
+        assert result.returncode == 0, result.stderr
+        assert mount_entry(mountpoint)[:2] == ("fuse.rerobotsfs", tokend.url)
+        assert os.listdir(mountpoint) == [token_id(token)]
+    finally:
+        subprocess.run(["fusermount3", "-u", str(mountpoint)])
+    assert mount_entry(mountpoint) is None
