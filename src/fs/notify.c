@@ -10,6 +10,9 @@
  * on the root directory, which a request in progress may hold until its
  * reply: that is why they are made here and never from a request handler.
  * -ENOENT (the kernel never looked the token up) is the common answer.
+ * While the mount goes away the thread may still be told -ENODEV or
+ * -EBADF; main.c unmounts before it stops the thread, since a notification
+ * stuck behind a request nobody will answer any more only ends then.
  */
 #include "notify.h"
 
@@ -33,6 +36,12 @@ struct notify {
 	bool stopping;
 };
 
+/* Answers that leave nothing to tell: no such entry, or a session going away. */
+static bool notify_nothing_to_tell(int rc)
+{
+	return rc == 0 || rc == -ENOENT || rc == -ENODEV || rc == -EBADF;
+}
+
 static void notify_token_gone(struct notify *notify, const char *id)
 {
 	struct fs *fs = notify->fs;
@@ -40,10 +49,11 @@ static void notify_token_gone(struct notify *notify, const char *id)
 	int rc;
 
 	rc = fuse_lowlevel_notify_delete(fs->session, FUSE_ROOT_ID, ino, id, RR_TOKEN_ID_LENGTH);
-	if (rc == 0 || rc == -ENOENT)
+	if (notify_nothing_to_tell(rc))
 		return;
+	/* An old kernel (-ENOSYS), or an entry in use as a working directory (-EBUSY). */
 	rc = fuse_lowlevel_notify_inval_entry(fs->session, FUSE_ROOT_ID, id, RR_TOKEN_ID_LENGTH);
-	if (rc != 0 && rc != -ENOENT && rc != -ENOSYS)
+	if (!notify_nothing_to_tell(rc) && rc != -ENOSYS)
 		log_warning("cannot tell the kernel that token %.12s... is gone: %s", id,
 			    strerror(-rc));
 }
