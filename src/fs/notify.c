@@ -51,7 +51,7 @@ static void notify_token_gone(struct notify *notify, const char *id)
 	rc = fuse_lowlevel_notify_delete(fs->session, FUSE_ROOT_ID, ino, id, RR_TOKEN_ID_LENGTH);
 	if (notify_nothing_to_tell(rc))
 		return;
-	/* An old kernel (-ENOSYS), or an entry in use as a working directory (-EBUSY). */
+	/* An old kernel (-ENOSYS), or a directory with files in use (-ENOTEMPTY) or mounted on. */
 	rc = fuse_lowlevel_notify_inval_entry(fs->session, FUSE_ROOT_ID, id, RR_TOKEN_ID_LENGTH);
 	if (!notify_nothing_to_tell(rc) && rc != -ENOSYS)
 		log_warning("cannot tell the kernel that token %.12s... is gone: %s", id,
