@@ -313,7 +313,7 @@ static int client_fetch_listing(struct rr_client *client, const char *operation,
  * Makes sure the listing was refreshed once: by this caller, or by a refresh
  * already in flight that it waits for. Lock held.
  */
-static int client_refresh_listing(struct rr_client *client, const char *operation, bool with_texts)
+static int client_refresh_listing(struct rr_client *client, const char *operation)
 {
 	struct client_outcome outcome;
 
@@ -321,7 +321,7 @@ static int client_refresh_listing(struct rr_client *client, const char *operatio
 		client_wait_listing(client);
 		return client->listing_result;
 	}
-	return client_fetch_listing(client, operation, with_texts, false, &outcome);
+	return client_fetch_listing(client, operation, false, false, &outcome);
 }
 
 /* Records a local create or revoke that a listing now in flight may not show yet. */
@@ -599,7 +599,7 @@ int rr_client_list(struct rr_client *client, const char *operation, struct rr_to
 	client->list_call_ms = client_now_ms();
 	client->list_called = true;
 	if (!client_listing_is_fresh(client, client->list_call_ms)) {
-		error = client_refresh_listing(client, operation, false);
+		error = client_refresh_listing(client, operation);
 		if (api_error_is_unreachable(error) && client->cache.listing_valid)
 			error = 0;
 		/* Tokens may have expired while the request was out. */
@@ -631,7 +631,7 @@ int rr_client_token_get(struct rr_client *client, const char *operation, const c
 
 	if (client->cache.listing_valid) {
 		if (!client_listing_is_fresh(client, now_ms)) {
-			error = client_refresh_listing(client, operation, false);
+			error = client_refresh_listing(client, operation);
 			if (api_error_is_unreachable(error) && client->cache.listing_valid)
 				error = 0;
 			cache_expire(&client->cache, client_now());
