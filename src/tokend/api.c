@@ -61,13 +61,18 @@ static void api_set_failure(struct api_response *response, int err)
 		api_set_error(response, API_HTTP_INTERNAL_ERROR, "internal error");
 }
 
+/* Built field by field rather than with json_pack: listings make a thousand of these. */
 static json_t *api_token_json(const struct store_token *token, bool with_text)
 {
-	json_t *json = json_pack("{s:s, s:I, s:I}", "id", token->id, "created",
-				 (json_int_t)token->created, "expires", (json_int_t)token->expires);
+	json_t *json = json_object();
 
-	if (json != NULL && with_text &&
-	    json_object_set_new(json, "token", json_string(token->text)) != 0) {
+	if (json == NULL ||
+	    json_object_set_new_nocheck(json, "id",
+					json_stringn_nocheck(token->id, TOKEN_ID_LENGTH)) != 0 ||
+	    json_object_set_new_nocheck(json, "created", json_integer(token->created)) != 0 ||
+	    json_object_set_new_nocheck(json, "expires", json_integer(token->expires)) != 0 ||
+	    (with_text &&
+	     json_object_set_new_nocheck(json, "token", json_string(token->text)) != 0)) {
 		json_decref(json);
 		return NULL;
 	}
@@ -101,7 +106,6 @@ static void api_list(struct api *api, const struct api_request *request, const c
 		     struct api_response *response)
 {
 	struct api_listing listing = {
-	    .tokens = json_array(),
 	    .with_text = api_flag_is_set(request->with_token),
 	    .earliest_expiry = INT64_MAX,
 	};
@@ -110,22 +114,30 @@ static void api_list(struct api *api, const struct api_request *request, const c
 	/* Read before the listing: a change racing it leaves a stale generation, never a stale
 	 * ETag. */
 	uint64_t generation = store_generation(api->store);
+	char *body = NULL;
 	int err;
 
 	if (request->if_none_match != NULL &&
-	    etag_cache_lookup(api->etags, user, listing.with_text, generation, now,
-			      response->etag) &&
-	    etag_matches(request->if_none_match, response->etag)) {
-		json_decref(listing.tokens);
+	    listing_cache_lookup(api->listings, user, listing.with_text, generation, now,
+				 response->etag, NULL) &&
+	    listing_etag_matches(request->if_none_match, response->etag)) {
 		response->status = API_HTTP_NOT_MODIFIED;
 		return;
 	}
+	/* Bodies with token texts are not kept; see listing.h. */
+	if (!listing.with_text && listing_cache_lookup(api->listings, user, false, generation, now,
+						       response->etag, &body)) {
+		response->status = API_HTTP_OK;
+		response->body = body;
+		return;
+	}
 
+	listing.tokens = json_array();
 	if (listing.tokens == NULL) {
 		api_set_failure(response, -ENOMEM);
 		return;
 	}
-	err = store_token_list(api->store, user, now, api_list_one, &listing);
+	err = store_token_list(api->store, user, now, listing.with_text, api_list_one, &listing);
 	if (err < 0) {
 		json_decref(listing.tokens);
 		api_set_failure(response, err);
@@ -133,14 +145,15 @@ static void api_list(struct api *api, const struct api_request *request, const c
 	}
 	api_set_json(response, API_HTTP_OK, json_pack("{s:o}", "tokens", listing.tokens));
 	if (response->body == NULL ||
-	    etag_compute(response->body, strlen(response->body), response->etag) < 0) {
+	    listing_etag_compute(response->body, strlen(response->body), response->etag) < 0) {
 		response->etag[0] = '\0';
 		return;
 	}
-	etag_cache_store(api->etags, user, listing.with_text, generation, listing.earliest_expiry,
-			 response->etag);
+	listing_cache_store(api->listings, user, listing.with_text, generation,
+			    listing.earliest_expiry, response->etag,
+			    listing.with_text ? NULL : response->body);
 	if (request->if_none_match != NULL &&
-	    etag_matches(request->if_none_match, response->etag)) {
+	    listing_etag_matches(request->if_none_match, response->etag)) {
 		secret_free(response->body);
 		response->body = NULL;
 		response->status = API_HTTP_NOT_MODIFIED;

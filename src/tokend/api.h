@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "auth.h"
-#include "etag.h"
+#include "listing.h"
 #include "ratelimit.h"
 #include "signer.h"
 #include "store.h"
@@ -23,7 +23,7 @@ struct api {
 	struct store *store;
 	struct signer *signer;
 	struct auth *auth;
-	struct etag_cache *etags;
+	struct listing_cache *listings;
 	long rate_limit;
 	int64_t max_duration;
 };
@@ -47,7 +47,7 @@ struct api_response {
 	/* The Allow header of a 405. */
 	const char *allow;
 	/* The ETag header, "" for none. */
-	char etag[ETAG_SIZE];
+	char etag[LISTING_ETAG_SIZE];
 	/* Set once the bearer token was accepted; then rate holds the X-RateLimit-* values. */
 	bool authenticated;
 	char user[SIGNER_USER_MAX + 1];

@@ -1,5 +1,5 @@
-/* Remembered ETags of token listings; see etag.h. */
-#include "etag.h"
+/* Remembered token listings; see listing.h. */
+#include "listing.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -8,28 +8,30 @@
 
 #include <openssl/evp.h>
 
+#include "secret.h"
 #include "signer.h"
 
-#define ETAG_BUCKETS	   256
-#define ETAG_DIGEST_DIGITS 32
+#define LISTING_BUCKETS	    256
+#define LISTING_ETAG_DIGITS 32
 
-struct etag_entry {
-	struct etag_entry *next;
+struct listing_entry {
+	struct listing_entry *next;
 	char user[SIGNER_USER_MAX + 1];
 	bool with_token;
 	uint64_t generation;
 	int64_t valid_until;
-	char etag[ETAG_SIZE];
+	char etag[LISTING_ETAG_SIZE];
+	char *body;
 };
 
-struct etag_cache {
+struct listing_cache {
 	pthread_rwlock_t lock;
-	struct etag_entry *buckets[ETAG_BUCKETS];
+	struct listing_entry *buckets[LISTING_BUCKETS];
 };
 
-int etag_cache_new(struct etag_cache **result)
+int listing_cache_new(struct listing_cache **result)
 {
-	struct etag_cache *cache = calloc(1, sizeof(*cache));
+	struct listing_cache *cache = calloc(1, sizeof(*cache));
 
 	if (cache == NULL)
 		return -ENOMEM;
@@ -38,16 +40,17 @@ int etag_cache_new(struct etag_cache **result)
 	return 0;
 }
 
-void etag_cache_free(struct etag_cache *cache)
+void listing_cache_free(struct listing_cache *cache)
 {
 	if (cache == NULL)
 		return;
-	for (size_t i = 0; i < ETAG_BUCKETS; i++) {
-		struct etag_entry *entry = cache->buckets[i];
+	for (size_t i = 0; i < LISTING_BUCKETS; i++) {
+		struct listing_entry *entry = cache->buckets[i];
 
 		while (entry != NULL) {
-			struct etag_entry *next = entry->next;
+			struct listing_entry *next = entry->next;
 
+			free(entry->body);
 			free(entry);
 			entry = next;
 		}
@@ -57,51 +60,64 @@ void etag_cache_free(struct etag_cache *cache)
 }
 
 /* FNV-1a of the user name. */
-static struct etag_entry **etag_bucket(struct etag_cache *cache, const char *user)
+static struct listing_entry **listing_bucket(struct listing_cache *cache, const char *user)
 {
 	uint32_t hash = 2166136261u;
 
 	for (const char *c = user; *c != '\0'; c++)
 		hash = (hash ^ (unsigned char)*c) * 16777619u;
-	return &cache->buckets[hash % ETAG_BUCKETS];
+	return &cache->buckets[hash % LISTING_BUCKETS];
 }
 
 /* The caller holds cache->lock. */
-static struct etag_entry *etag_find(struct etag_cache *cache, const char *user, bool with_token)
+static struct listing_entry *listing_find(struct listing_cache *cache, const char *user,
+					  bool with_token)
 {
-	for (struct etag_entry *entry = *etag_bucket(cache, user); entry != NULL;
+	for (struct listing_entry *entry = *listing_bucket(cache, user); entry != NULL;
 	     entry = entry->next)
 		if (entry->with_token == with_token && strcmp(entry->user, user) == 0)
 			return entry;
 	return NULL;
 }
 
-bool etag_cache_lookup(struct etag_cache *cache, const char *user, bool with_token,
-		       uint64_t generation, int64_t now, char *etag)
+bool listing_cache_lookup(struct listing_cache *cache, const char *user, bool with_token,
+			  uint64_t generation, int64_t now, char *etag, char **body)
 {
-	struct etag_entry *entry;
+	struct listing_entry *entry;
 	bool found = false;
 
 	pthread_rwlock_rdlock(&cache->lock);
-	entry = etag_find(cache, user, with_token);
-	if (entry != NULL && entry->generation == generation && now < entry->valid_until) {
-		memcpy(etag, entry->etag, ETAG_SIZE);
-		found = true;
+	entry = listing_find(cache, user, with_token);
+	if (entry == NULL || entry->generation != generation || now >= entry->valid_until)
+		goto out;
+	if (body != NULL) {
+		if (entry->body == NULL)
+			goto out;
+		*body = secret_dup(entry->body, strlen(entry->body));
+		if (*body == NULL)
+			goto out;
 	}
+	memcpy(etag, entry->etag, LISTING_ETAG_SIZE);
+	found = true;
+out:
 	pthread_rwlock_unlock(&cache->lock);
 	return found;
 }
 
-int etag_cache_store(struct etag_cache *cache, const char *user, bool with_token,
-		     uint64_t generation, int64_t valid_until, const char *etag)
+int listing_cache_store(struct listing_cache *cache, const char *user, bool with_token,
+			uint64_t generation, int64_t valid_until, const char *etag,
+			const char *body)
 {
-	struct etag_entry *entry, **bucket;
+	struct listing_entry *entry, **bucket;
+	char *copy = NULL;
 	int err = 0;
 
 	if (strlen(user) > SIGNER_USER_MAX)
 		return -EINVAL;
+	if (body != NULL && (copy = strdup(body)) == NULL)
+		return -ENOMEM;
 	pthread_rwlock_wrlock(&cache->lock);
-	entry = etag_find(cache, user, with_token);
+	entry = listing_find(cache, user, with_token);
 	if (entry == NULL) {
 		entry = calloc(1, sizeof(*entry));
 		if (entry == NULL) {
@@ -110,7 +126,7 @@ int etag_cache_store(struct etag_cache *cache, const char *user, bool with_token
 		}
 		strcpy(entry->user, user);
 		entry->with_token = with_token;
-		bucket = etag_bucket(cache, user);
+		bucket = listing_bucket(cache, user);
 		entry->next = *bucket;
 		*bucket = entry;
 	}
@@ -118,33 +134,37 @@ int etag_cache_store(struct etag_cache *cache, const char *user, bool with_token
 	if (entry->etag[0] == '\0' || generation >= entry->generation) {
 		entry->generation = generation;
 		entry->valid_until = valid_until;
-		memcpy(entry->etag, etag, ETAG_SIZE);
+		memcpy(entry->etag, etag, LISTING_ETAG_SIZE);
+		free(entry->body);
+		entry->body = copy;
+		copy = NULL;
 	}
 out:
 	pthread_rwlock_unlock(&cache->lock);
+	free(copy);
 	return err;
 }
 
-int etag_compute(const char *body, size_t length, char *etag)
+int listing_etag_compute(const char *body, size_t length, char *etag)
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char digest[EVP_MAX_MD_SIZE];
 	unsigned int digest_length = 0;
 
 	if (EVP_Digest(body, length, digest, &digest_length, EVP_sha256(), NULL) != 1 ||
-	    digest_length * 2 < ETAG_DIGEST_DIGITS)
+	    digest_length * 2 < LISTING_ETAG_DIGITS)
 		return -EIO;
 	etag[0] = '"';
-	for (int i = 0; i < ETAG_DIGEST_DIGITS / 2; i++) {
+	for (int i = 0; i < LISTING_ETAG_DIGITS / 2; i++) {
 		etag[1 + 2 * i] = hex[digest[i] >> 4];
 		etag[2 + 2 * i] = hex[digest[i] & 0xf];
 	}
-	etag[ETAG_SIZE - 2] = '"';
-	etag[ETAG_SIZE - 1] = '\0';
+	etag[LISTING_ETAG_SIZE - 2] = '"';
+	etag[LISTING_ETAG_SIZE - 1] = '\0';
 	return 0;
 }
 
-bool etag_matches(const char *if_none_match, const char *etag)
+bool listing_etag_matches(const char *if_none_match, const char *etag)
 {
 	size_t etag_length = strlen(etag);
 	const char *item = if_none_match;

@@ -230,7 +230,7 @@ static int main_serve(struct api *api, const struct main_options *options)
 
 	err = auth_new(api->store, api->signer, &api->auth);
 	if (err == 0)
-		err = etag_cache_new(&api->etags);
+		err = listing_cache_new(&api->listings);
 	if (err == 0)
 		err = store_watch_start(api->store);
 	if (err < 0)
@@ -249,7 +249,7 @@ static int main_serve(struct api *api, const struct main_options *options)
 	log_info("shutting down on %s", strsignal(signal_number));
 	server_stop(server);
 out:
-	etag_cache_free(api->etags);
+	listing_cache_free(api->listings);
 	auth_free(api->auth);
 	return err;
 }

@@ -54,6 +54,7 @@ enum store_statement {
 	STORE_INSERT_KEY,
 	STORE_INSERT_TOKEN,
 	STORE_LIST,
+	STORE_LIST_WITH_TEXT,
 	STORE_GET,
 	STORE_OWNER,
 	STORE_REVOKE,
@@ -73,9 +74,13 @@ static const char *const store_statement_sql[STORE_STATEMENT_COUNT] = {
 			 " VALUES (?1, ?2, ?3, ?4)",
     [STORE_INSERT_TOKEN] = "INSERT INTO tokens (id, user, token, created, expires)"
 			   " VALUES (?1, ?2, ?3, ?4, ?5)",
-    [STORE_LIST] = "SELECT id, token, created, expires FROM tokens"
+    /* Without the text, most of a row, for a listing that does not show it. */
+    [STORE_LIST] = "SELECT id, NULL, created, expires FROM tokens"
 		   " WHERE user = ?1 AND revoked IS NULL AND expires > ?2"
 		   " ORDER BY created, id",
+    [STORE_LIST_WITH_TEXT] = "SELECT id, token, created, expires FROM tokens"
+			     " WHERE user = ?1 AND revoked IS NULL AND expires > ?2"
+			     " ORDER BY created, id",
     [STORE_GET] = "SELECT id, token, created, expires FROM tokens"
 		  " WHERE id = ?1 AND user = ?2 AND revoked IS NULL AND expires > ?3",
     [STORE_OWNER] = "SELECT user, expires, revoked IS NOT NULL FROM tokens WHERE id = ?1",
@@ -321,15 +326,15 @@ out:
 	return err;
 }
 
-int store_token_list(struct store *store, const char *user, int64_t now, store_token_visitor visit,
-		     void *context)
+int store_token_list(struct store *store, const char *user, int64_t now, bool with_text,
+		     store_token_visitor visit, void *context)
 {
 	struct store_token token;
 	sqlite3_stmt *statement;
 	int rc, err = 0;
 
 	pthread_mutex_lock(&store->lock);
-	statement = store_statement(store, STORE_LIST);
+	statement = store_statement(store, with_text ? STORE_LIST_WITH_TEXT : STORE_LIST);
 	store_bind_text(statement, 1, user);
 	sqlite3_bind_int64(statement, 2, now);
 	while ((rc = sqlite3_step(statement)) == SQLITE_ROW) {

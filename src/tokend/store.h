@@ -44,11 +44,12 @@ typedef int (*store_token_visitor)(const struct store_token *token, void *contex
 
 /*
  * Calls visit for each active token of user (not revoked, expiring after
- * now), oldest first; token->text is valid during the call only. A
- * non-zero result of visit stops the walk and is returned.
+ * now), oldest first; token->text is valid during the call only, and NULL
+ * unless with_text. A non-zero result of visit stops the walk and is
+ * returned.
  */
-int store_token_list(struct store *store, const char *user, int64_t now, store_token_visitor visit,
-		     void *context);
+int store_token_list(struct store *store, const char *user, int64_t now, bool with_text,
+		     store_token_visitor visit, void *context);
 
 /* Fills token with the active token id of user; its text is a secret_dup copy. */
 int store_token_get(struct store *store, const char *user, const char *id, int64_t now,

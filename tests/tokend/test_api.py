@@ -222,6 +222,15 @@ def test_etag_changes_when_another_process_adds_a_token(tokend, alice):
     assert added in {token["id"] for token in response.json()["tokens"]}
 
 
+def test_list_shows_a_token_another_process_added_within_a_second(tokend, alice):
+    before = alice.listed_ids()
+    added = token_id(tokend.add_user("alice"))
+    deadline = time.monotonic() + 1
+    while added not in alice.listed_ids() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert alice.listed_ids() == before | {added}
+
+
 def test_etag_with_token_differs_from_plain_listing(alice):
     plain = alice.get("/tokens").headers["ETag"]
     with_token = alice.get("/tokens?with_token=1").headers["ETag"]
