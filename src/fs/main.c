@@ -80,19 +80,14 @@ static int main_loop(struct fuse_session *se, const struct fuse_cmdline_opts *cm
 }
 
 /* Mounts, serves until unmounted or signalled, unmounts; returns the exit status. */
-static int main_serve(struct fs *fs, struct fuse_args *args,
-		      const struct fuse_cmdline_opts *cmdline)
+static int main_serve(struct fs *fs, const struct fuse_cmdline_opts *cmdline)
 {
+	struct fuse_session *se = fs->session;
 	struct notify *notify;
-	struct fuse_session *se;
 	int status = 1;
 
-	se = fuse_session_new(args, ops_table(), sizeof(struct fuse_lowlevel_ops), fs);
-	if (se == NULL)
-		return 1;
-	fs->session = se;
 	if (fuse_set_signal_handlers(se) != 0)
-		goto out_session;
+		return 1;
 	if (fuse_session_mount(se, cmdline->mountpoint) != 0)
 		goto out_signals;
 	if (fuse_daemonize(cmdline->foreground) != 0)
@@ -112,8 +107,6 @@ out_unmount:
 	fuse_session_unmount(se);
 out_signals:
 	fuse_remove_signal_handlers(se);
-out_session:
-	fuse_session_destroy(se);
 	return status;
 }
 
@@ -155,6 +148,10 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 
+	/* Made before the token is checked, so that a wrong mount option costs no request. */
+	fs.session = fuse_session_new(&args, ops_table(), sizeof(struct fuse_lowlevel_ops), &fs);
+	if (fs.session == NULL)
+		goto out;
 	token = credential_load(options.token_file);
 	if (token == NULL)
 		goto out;
@@ -171,8 +168,10 @@ int main(int argc, char *argv[])
 	fs.uid = getuid();
 	fs.gid = getgid();
 	fs.mounted = time(NULL);
-	status = main_serve(&fs, &args, &cmdline);
+	status = main_serve(&fs, &cmdline);
 out:
+	if (fs.session != NULL)
+		fuse_session_destroy(fs.session);
 	rr_client_free(fs.client);
 	inode_table_free(fs.inodes);
 	free(cmdline.mountpoint);

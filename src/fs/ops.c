@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -547,6 +548,16 @@ static void ops_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info
 	fuse_reply_err(req, 0);
 }
 
+/* A name as it may go into a log line: control characters (a newline) become '?'. */
+static void ops_printable(const char *name, char *out, size_t size)
+{
+	size_t i;
+
+	for (i = 0; name[i] != '\0' && i + 1 < size; i++)
+		out[i] = (unsigned char)name[i] < 0x20 || name[i] == 0x7f ? '?' : name[i];
+	out[i] = '\0';
+}
+
 static void ops_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
 	struct fs *fs = ops_fs(req);
@@ -554,6 +565,7 @@ static void ops_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	char id[RR_TOKEN_ID_LENGTH + 1];
 	enum inode_kind parent_kind;
 	struct rr_token token;
+	char printable[NAME_MAX + 1];
 	int64_t seconds;
 	int rc;
 
@@ -565,7 +577,8 @@ static void ops_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		goto out_err;
 	}
 	if (duration_parse(name, &seconds) != 0) {
-		log_info("mkdir \"%s\": not a duration (e.g. 24h, 1h30m, 7d)", name);
+		ops_printable(name, printable, sizeof(printable));
+		log_info("mkdir \"%s\": not a duration (e.g. 24h, 1h30m, 7d)", printable);
 		rc = -EINVAL;
 		goto out_err;
 	}

@@ -13,7 +13,7 @@ from fsutil import settled_requests
 INVALID_NAMES = [
     "Untitled Folder", "New Folder (2)", "24", "24H", "1m1h", "1h1h", "0h", "0s", "-1h",
     "+1h", "1.5h", "h", "1h ", " 1h", "1h30", "1y", "99999999999999999999s",
-    "9999999999999999w", "1H30M", "１h",
+    "9999999999999999w", "1H30M", "１h", "24h\nrerobotsfs: forged line",
 ]
 
 
