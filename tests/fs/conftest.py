@@ -59,7 +59,7 @@ def run_driver(driver, tmp_path):
 
 @pytest.fixture
 def mount_factory(driver, tokend, tmp_path):
-    """make(list_ttl=2, options=(), token=None, env=None, ...) mounts rerobotsfs.
+    """make(list_ttl=2, options=(), token=None, env=None, flags=(), ...) mounts rerobotsfs.
 
     token defaults to a new token of user alice, written to a 0600 file given
     with -o token_file. With token_file=False the token and with origin=False
@@ -72,7 +72,7 @@ def mount_factory(driver, tokend, tmp_path):
     scratch = []
 
     def make(list_ttl=LIST_TTL, options=(), token=None, env=None, as_nobody=False,
-             token_file=True, origin=True):
+             token_file=True, origin=True, flags=()):
         index = len(mounts)
         if token is None:
             token = tokend.add_user("alice")
@@ -92,7 +92,7 @@ def mount_factory(driver, tokend, tmp_path):
         if token_file:
             path = write_token_file(tmp_path / f"jwt-{index}.txt", token)
             all_options.append(f"token_file={path}")
-        command = [str(driver), "-f", "-o", ",".join(all_options), str(mountpoint)]
+        command = [str(driver), "-f", *flags, "-o", ",".join(all_options), str(mountpoint)]
         if as_nobody:
             command = ["setpriv", f"--ruid={NOBODY}", f"--rgid={NOBODY}", "--clear-groups",
                        *command]

@@ -1,9 +1,10 @@
 """SPEC 2.6: the command line, the token's sources and the check before mounting."""
 
 import os
+import signal
 import subprocess
 
-from fsutil import Api, mount_entry, token_id, write_token_file
+from fsutil import Api, is_mounted, mount_entry, token_id, wait_until, write_token_file
 
 OPTIONS = ["origin=", "token_file=", "timeout=", "list_ttl=", "cafile=", "insecure"]
 
@@ -156,3 +157,18 @@ def test_mount_fuse3_mounts_an_fstab_line(driver, tokend, tmp_path):
     finally:
         subprocess.run(["fusermount3", "-u", str(mountpoint)])
     assert mount_entry(mountpoint) is None
+
+
+def test_single_threaded_with_s(mount_factory):
+    mount = mount_factory(flags=["-s"], list_ttl=30)
+    os.mkdir(mount.path / "2s")
+    (token,) = set(os.listdir(mount.path)) - {mount.id}
+    assert (mount.path / token / "jwt.txt").read_text().endswith("\n")
+    # The notification thread must not wait on the one request thread.
+    assert wait_until(lambda: os.listdir(mount.path) == [mount.id], 4)
+
+
+def test_sigterm_unmounts_and_exits_0(mount):
+    mount.process.send_signal(signal.SIGTERM)
+    assert mount.process.wait(timeout=10) == 0
+    assert not is_mounted(mount.path)
