@@ -219,26 +219,155 @@ static int decode_stream_to_frame(struct decode_stream *stream, char c)
 	return 0;
 }
 
+/*
+ * The plain form of a token object, read without jansson: keys among id,
+ * token, created and expires, each once; values an ASCII string without
+ * escapes, a non-negative integer, or null. jansson reads about 45 MB/s
+ * here, and reading every jwt.txt of 10,000 tokens cold is 7 MB of such
+ * objects. Returns false for anything else, which jansson then judges, so
+ * the result is the same either way.
+ */
+struct decode_plain {
+	const char *at;
+	const char *end;
+};
+
+static void decode_plain_blanks(struct decode_plain *plain)
+{
+	while (plain->at < plain->end && (*plain->at == ' ' || *plain->at == '\t' ||
+					  *plain->at == '\n' || *plain->at == '\r'))
+		plain->at++;
+}
+
+static bool decode_plain_char(struct decode_plain *plain, char c)
+{
+	decode_plain_blanks(plain);
+	if (plain->at == plain->end || *plain->at != c)
+		return false;
+	plain->at++;
+	return true;
+}
+
+static bool decode_plain_string(struct decode_plain *plain, const char **text, size_t *length)
+{
+	const char *start;
+
+	if (!decode_plain_char(plain, '"'))
+		return false;
+	start = plain->at;
+	while (plain->at < plain->end && *plain->at != '"') {
+		if (*plain->at < ' ' || *plain->at > '~' || *plain->at == '\\')
+			return false;
+		plain->at++;
+	}
+	if (plain->at == plain->end)
+		return false;
+	*text = start;
+	*length = (size_t)(plain->at - start);
+	plain->at++;
+	return true;
+}
+
+/* A time, or with null_allowed also null (0). Leading zeros and more than 18 digits go to jansson.
+ */
+static bool decode_plain_time(struct decode_plain *plain, bool null_allowed, int64_t *seconds)
+{
+	int digits = 0;
+
+	decode_plain_blanks(plain);
+	if (null_allowed && plain->end - plain->at >= 4 && memcmp(plain->at, "null", 4) == 0) {
+		plain->at += 4;
+		*seconds = 0;
+		return true;
+	}
+	*seconds = 0;
+	while (plain->at < plain->end && *plain->at >= '0' && *plain->at <= '9') {
+		if (++digits > 18 || (digits == 2 && *seconds == 0))
+			return false;
+		*seconds = *seconds * 10 + (*plain->at++ - '0');
+	}
+	return digits > 0;
+}
+
+static bool decode_plain_token(const char *element, size_t length, bool require_text,
+			       struct decoded_token *token)
+{
+	struct decode_plain plain = {element, element + length};
+	bool seen_id = false;
+	bool seen_created = false;
+	bool seen_expires = false;
+	const char *key;
+	size_t key_length;
+	const char *id;
+	size_t id_length;
+
+	token->text = NULL;
+	token->text_length = 0;
+	if (!decode_plain_char(&plain, '{'))
+		return false;
+	do {
+		if (!decode_plain_string(&plain, &key, &key_length) ||
+		    !decode_plain_char(&plain, ':'))
+			return false;
+		if (key_length == 2 && memcmp(key, "id", 2) == 0 && !seen_id) {
+			seen_id = true;
+			if (!decode_plain_string(&plain, &id, &id_length) ||
+			    id_length != RR_TOKEN_ID_LENGTH)
+				return false;
+			memcpy(token->id, id, RR_TOKEN_ID_LENGTH);
+			token->id[RR_TOKEN_ID_LENGTH] = '\0';
+			if (!token_id_is_valid(token->id))
+				return false;
+		} else if (key_length == 5 && memcmp(key, "token", 5) == 0 && token->text == NULL) {
+			if (!decode_plain_string(&plain, &token->text, &token->text_length) ||
+			    !decode_text_is_valid(token->text, token->text_length))
+				return false;
+		} else if (key_length == 7 && memcmp(key, "created", 7) == 0 && !seen_created) {
+			seen_created = true;
+			if (!decode_plain_time(&plain, false, &token->created))
+				return false;
+		} else if (key_length == 7 && memcmp(key, "expires", 7) == 0 && !seen_expires) {
+			seen_expires = true;
+			if (!decode_plain_time(&plain, true, &token->expires))
+				return false;
+		} else {
+			return false;
+		}
+	} while (decode_plain_char(&plain, ','));
+	if (!decode_plain_char(&plain, '}'))
+		return false;
+	decode_plain_blanks(&plain);
+	return plain.at == plain.end && seen_id && seen_created && seen_expires &&
+	       (token->text != NULL || !require_text);
+}
+
+/* Decodes the complete token object in the element buffer and hands it out. */
 static int decode_stream_element_done(struct decode_stream *stream)
 {
 	struct decoded_token token;
 	json_error_t json_error;
 	const char *why = NULL;
-	json_t *object;
-	int error;
+	json_t *object = NULL;
+	int error = 0;
 
-	object = json_loadb(stream->element, stream->element_length, JSON_REJECT_DUPLICATES,
-			    &json_error);
-	explicit_bzero(stream->element, stream->element_length);
-	stream->element_length = 0;
 	stream->in_element = false;
 	stream->array_state = DECODE_ARRAY_AFTER_ELEMENT;
-	if (object == NULL)
-		return decode_stream_fail(stream, -EIO, "a token is not valid JSON");
-	error = decode_token_object(object, stream->require_text, &token, &why);
+	if (!decode_plain_token(stream->element, stream->element_length, stream->require_text,
+				&token)) {
+		object = json_loadb(stream->element, stream->element_length, JSON_REJECT_DUPLICATES,
+				    &json_error);
+		if (object == NULL) {
+			error = -EIO;
+			why = "a token is not valid JSON";
+		} else {
+			error = decode_token_object(object, stream->require_text, &token, &why);
+		}
+	}
 	if (error == 0)
 		error = stream->each(stream->user, &token);
 	json_decref(object);
+	explicit_bzero(stream->element, stream->element_length);
+	stream->element_length = 0;
 	if (error != 0)
 		return decode_stream_fail(stream, error, why ? why : "cannot keep a token");
 	return 0;

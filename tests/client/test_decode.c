@@ -145,6 +145,48 @@ static void test_listing_fed_in_pieces(void)
 	}
 }
 
+static void expect_listed(const char *rule, const char *token_object, int64_t created,
+			  const char *text)
+{
+	struct collected collected;
+	char body[1024];
+
+	snprintf(body, sizeof(body), "{\"tokens\": [%s]}", token_object);
+	if (list(body, false, &collected) != 0 || collected.count != 1)
+		fail(rule, "rejected");
+	else if (collected.tokens[0].created != created)
+		fail(rule, "wrong created");
+	else if (text != NULL && strcmp(collected.texts[0], text) != 0)
+		fail(rule, "wrong text");
+}
+
+/* Token objects in every form JSON allows, plain or not, decode alike. */
+static void test_token_objects_in_any_valid_form(void)
+{
+	expect_listed("keys in another order",
+		      "{\"expires\": null, \"token\": \"a.b.c\", \"created\": 5, "
+		      "\"id\": \"" ID_A "\"}",
+		      5, "a.b.c");
+	expect_listed("no blanks",
+		      "{\"id\":\"" ID_A "\",\"created\":0,\"expires\":7,\"token\":\"t\"}", 0, "t");
+	expect_listed("blanks everywhere",
+		      "\n{ \"id\" :\t\"" ID_A "\" ,\r\n \"created\" : 12 , \"expires\" : "
+		      "null }\n",
+		      12, NULL);
+	expect_listed("an escaped text",
+		      "{\"id\": \"" ID_A "\", \"created\": 1, "
+		      "\"expires\": 2, \"token\": \"a\\/b\"}",
+		      1, "a/b");
+	expect_listed("a key the spec does not name",
+		      "{\"id\": \"" ID_A "\", \"created\": 1, \"expires\": 2, "
+		      "\"note\": \"caf\u00e9 \u00e9\"}",
+		      1, NULL);
+	expect_listed("19 digits",
+		      "{\"id\": \"" ID_A "\", \"created\": 1234567890123456789, "
+		      "\"expires\": null}",
+		      1234567890123456789LL, NULL);
+}
+
 static void test_empty_listing(void)
 {
 	struct collected collected;
@@ -189,6 +231,35 @@ static void test_malformed_listings_are_eio(void)
 	expect_list_rejected("created as a real",
 			     "{\"tokens\": [{\"id\": \"" ID_A "\", \"created\": 1.5, "
 			     "\"expires\": 2}]}",
+			     false);
+	expect_list_rejected("created with a leading zero",
+			     "{\"tokens\": [{\"id\": \"" ID_A "\", \"created\": 01, "
+			     "\"expires\": 2}]}",
+			     false);
+	expect_list_rejected("created with an exponent",
+			     "{\"tokens\": [{\"id\": \"" ID_A "\", \"created\": 1e3, "
+			     "\"expires\": 2}]}",
+			     false);
+	expect_list_rejected("created past 64 bits",
+			     "{\"tokens\": [{\"id\": \"" ID_A "\", \"created\": "
+			     "99999999999999999999, \"expires\": 2}]}",
+			     false);
+	expect_list_rejected("expires as a word that starts like null",
+			     "{\"tokens\": [{\"id\": \"" ID_A "\", \"created\": 1, "
+			     "\"expires\": nullx}]}",
+			     false);
+	expect_list_rejected("the text twice",
+			     "{\"tokens\": [{\"id\": \"" ID_A "\", \"created\": 1, "
+			     "\"expires\": 2, \"token\": \"a\", \"token\": \"b\"}]}",
+			     false);
+	expect_list_rejected("created twice",
+			     "{\"tokens\": [{\"id\": \"" ID_A "\", \"created\": 1, "
+			     "\"created\": 1, \"expires\": 2}]}",
+			     false);
+	expect_list_rejected("an empty token object", "{\"tokens\": [{}]}", false);
+	expect_list_rejected("a control character in a text",
+			     "{\"tokens\": [{\"id\": \"" ID_A "\", \"created\": 1, "
+			     "\"expires\": 2, \"token\": \"a\tb\"}]}",
 			     false);
 	expect_list_rejected("negative expires",
 			     "{\"tokens\": [{\"id\": \"" ID_A "\", \"created\": 1, "
@@ -317,6 +388,7 @@ int main(void)
 	decode_init();
 	test_listing_is_decoded();
 	test_listing_fed_in_pieces();
+	test_token_objects_in_any_valid_form();
 	test_empty_listing();
 	test_listing_with_texts();
 	test_malformed_listings_are_eio();
