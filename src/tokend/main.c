@@ -13,6 +13,7 @@
 #include <getopt.h>
 #include <malloc.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,11 +197,13 @@ static void main_json_free(void *block)
 
 static int main_make_data_dir(const char *dir)
 {
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-		log_error("%s: %s", dir, strerror(errno));
-		return -errno;
-	}
-	return 0;
+	int err;
+
+	if (mkdir(dir, 0700) == 0 || errno == EEXIST)
+		return 0;
+	err = errno;
+	log_error("%s: %s", dir, strerror(err));
+	return -err;
 }
 
 static int main_add_user(struct api *api, const struct main_options *options)
@@ -220,21 +223,14 @@ static int main_add_user(struct api *api, const struct main_options *options)
 	return fflush(stdout) == 0 ? 0 : -EIO;
 }
 
-/* Serves until SIGINT or SIGTERM, which the threads never see: they are
- * blocked before libmicrohttpd starts its threads, and taken here. */
+/* Serves until SIGINT or SIGTERM, which no other thread ever takes: they
+ * are blocked before any thread starts (threads inherit the mask), and
+ * taken here with sigwait. */
 static int main_serve(struct api *api, const struct main_options *options)
 {
 	struct server *server = NULL;
 	sigset_t signals;
 	int signal_number, err;
-
-	err = auth_new(api->store, api->signer, &api->auth);
-	if (err == 0)
-		err = listing_cache_new(&api->listings);
-	if (err == 0)
-		err = store_watch_start(api->store);
-	if (err < 0)
-		goto out;
 
 	sigemptyset(&signals);
 	sigaddset(&signals, SIGINT);
@@ -242,7 +238,13 @@ static int main_serve(struct api *api, const struct main_options *options)
 	pthread_sigmask(SIG_BLOCK, &signals, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	err = server_start(api, &options->server, &server);
+	err = auth_new(api->store, api->signer, &api->auth);
+	if (err == 0)
+		err = listing_cache_new(&api->listings);
+	if (err == 0)
+		err = store_watch_start(api->store);
+	if (err == 0)
+		err = server_start(api, &options->server, &server);
 	if (err < 0)
 		goto out;
 	sigwait(&signals, &signal_number);

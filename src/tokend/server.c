@@ -28,14 +28,13 @@
 #include "log.h"
 #include "secret.h"
 
-#define SERVER_THREADS_MIN	      2
-#define SERVER_THREADS_MAX	      8
-#define SERVER_IDLE_TIMEOUT	      30
-#define SERVER_LOG_URI_MAX	      512
-#define SERVER_LOG_METHOD_MAX	      16
-#define SERVER_HOST_MAX		      256
-#define SERVER_HTTP_CONTENT_TOO_LARGE 413
-#define SERVER_REDACTED		      "[redacted]"
+#define SERVER_THREADS_MIN    2
+#define SERVER_THREADS_MAX    8
+#define SERVER_IDLE_TIMEOUT   30
+#define SERVER_LOG_URI_MAX    512
+#define SERVER_LOG_METHOD_MAX 16
+#define SERVER_HOST_MAX	      256
+#define SERVER_REDACTED	      "[redacted]"
 
 struct server {
 	struct api *api;
@@ -247,7 +246,7 @@ static enum MHD_Result server_respond_too_large(struct MHD_Connection *connectio
 	struct api_response response;
 
 	memset(&response, 0, sizeof(response));
-	api_set_error(&response, SERVER_HTTP_CONTENT_TOO_LARGE, "the body is over 64 KiB");
+	api_set_error(&response, MHD_HTTP_CONTENT_TOO_LARGE, "the body is over 64 KiB");
 	return server_respond(connection, request, method, &response);
 }
 

@@ -10,7 +10,7 @@ import time
 import pytest
 import requests
 
-from tokend_client import Client, assert_error, jwt_parts, token_id
+from tokend_client import Client, jwt_parts, token_id
 
 
 def run_tokend(build_dir, *arguments):

@@ -3,6 +3,7 @@
 import base64
 import hashlib
 import json
+import time
 
 import requests
 
@@ -45,6 +46,11 @@ class Client:
 
     def listed_ids(self):
         return {token["id"] for token in self.listing()}
+
+
+def sleep_until_expired(expires):
+    """Sleeps until a token expiring at `expires` (seconds since the Epoch) is expired."""
+    time.sleep(max(0.0, expires - time.time()) + 0.05)
 
 
 def assert_error(response, status):
