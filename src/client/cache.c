@@ -164,12 +164,13 @@ void cache_remove(struct cache *cache, const char *id, bool report)
 	cache->count--;
 }
 
+/* The latest local change of id: a token made and revoked during one fetch counts as revoked. */
 static const struct cache_change *cache_find_change(const struct cache_change *changes,
 						    size_t change_count, const char *id)
 {
-	for (size_t i = 0; i < change_count; i++)
-		if (memcmp(changes[i].id, id, RR_TOKEN_ID_LENGTH) == 0)
-			return &changes[i];
+	for (size_t i = change_count; i > 0; i--)
+		if (memcmp(changes[i - 1].id, id, RR_TOKEN_ID_LENGTH) == 0)
+			return &changes[i - 1];
 	return NULL;
 }
 
@@ -299,7 +300,11 @@ int cache_replace(struct cache *cache, struct cache_listing *listing,
 	    !cache_reserve_removed(cache, gone))
 		return -ENOMEM;
 
-	/* Second pass: texts move into the listing, kept entries go after it, gone ones go. */
+	/*
+	 * Second pass: texts move into the listing, kept entries go after it,
+	 * gone ones go; listed ones revoked here meanwhile get an empty id and
+	 * are dropped below.
+	 */
 	*changed = false;
 	cached = 0;
 	listed = 0;
@@ -320,6 +325,10 @@ int cache_replace(struct cache *cache, struct cache_listing *listing,
 			}
 			cache_entry_clear(cached_entry);
 			listed_entry->verified_ms = now_ms;
+			if (!cache_takes_listed(changes, change_count, listed_entry->id)) {
+				cache_entry_clear(listed_entry);
+				listed_entry->id[0] = '\0';
+			}
 		} else if (order < 0) {
 			struct cache_entry *cached_entry = &cache->entries[cached++];
 
@@ -335,7 +344,6 @@ int cache_replace(struct cache *cache, struct cache_listing *listing,
 
 			*changed = true;
 			listed_entry->verified_ms = now_ms;
-			/* Marked with an empty id, dropped below. */
 			if (!cache_takes_listed(changes, change_count, listed_entry->id)) {
 				cache_entry_clear(listed_entry);
 				listed_entry->id[0] = '\0';

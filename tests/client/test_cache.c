@@ -245,6 +245,117 @@ static void test_remove(void)
 	cache_destroy(&cache);
 }
 
+/* Ids "%064x" of n, with a text "t<n>" for odd n. */
+static struct decoded_token numbered(unsigned n, char (*id)[RR_TOKEN_ID_LENGTH + 1],
+				     char (*text)[16])
+{
+	snprintf(*id, sizeof(*id), "%064x", n);
+	snprintf(*text, sizeof(*text), "t%u", n);
+	return token(*id, 0, n % 2 ? *text : NULL);
+}
+
+static bool in(const unsigned *set, size_t count, unsigned n)
+{
+	for (size_t i = 0; i < count; i++)
+		if (set[i] == n)
+			return true;
+	return false;
+}
+
+/* Random caches, listings and local changes against what cache_replace promises. */
+static void test_replace_keeps_its_promises(void)
+{
+	unsigned seed = 1;
+	bool ok = true;
+
+	for (int round = 0; round < 300 && ok; round++) {
+		struct cache cache;
+		unsigned cached[40], listed[40];
+		size_t cached_count = 0, listed_count = 0;
+		struct decoded_token listing[40];
+		char ids[40][RR_TOKEN_ID_LENGTH + 1], texts[40][16];
+		char id[RR_TOKEN_ID_LENGTH + 1], text[16];
+		struct cache_change changes[4];
+		char removed[64][RR_TOKEN_ID_LENGTH + 1];
+		size_t removed_count;
+		bool reported[64] = {false};
+
+		cache_init(&cache);
+		for (unsigned n = 0; n < 40; n++) {
+			if (rand_r(&seed) % 2) {
+				struct decoded_token made = numbered(n, &id, &text);
+
+				cache_put(&cache, &made, 1);
+				cached[cached_count++] = n;
+			}
+			if (rand_r(&seed) % 2) {
+				listed[listed_count] = n;
+				listing[listed_count] =
+				    numbered(n, &ids[listed_count], &texts[listed_count]);
+				listing[listed_count].text = NULL;
+				listed_count++;
+			}
+		}
+		for (int i = 0; i < 4; i++) {
+			snprintf(changes[i].id, sizeof(changes[i].id), "%064x",
+				 (unsigned)rand_r(&seed) % 40);
+			changes[i].created = i < 2;
+		}
+		/* Made here meanwhile: in the cache already, as rr_client_token_create does. */
+		for (int i = 0; i < 2; i++) {
+			unsigned n = (unsigned)strtoul(changes[i].id + 56, NULL, 16);
+			struct decoded_token made = numbered(n, &id, &text);
+
+			cache_put(&cache, &made, 1);
+			if (!in(cached, cached_count, n))
+				cached[cached_count++] = n;
+		}
+		ok = replace(&cache, listing, listed_count, changes, 4) == 0;
+		removed_count = cache_take_removed(&cache, removed, 64);
+		for (size_t i = 0; i < removed_count; i++)
+			reported[strtoul(removed[i] + 56, NULL, 16)] = true;
+		for (unsigned n = 0; n < 40 && ok; n++) {
+			const struct cache_entry *entry;
+			bool made = false;
+			bool revoked = false;
+
+			/* The latest change of an id counts. */
+			for (int i = 0; i < 4; i++) {
+				if (strtoul(changes[i].id + 56, NULL, 16) == n) {
+					made = changes[i].created;
+					revoked = !changes[i].created;
+				}
+			}
+			snprintf(id, sizeof(id), "%064x", n);
+			snprintf(text, sizeof(text), "t%u", n);
+			entry = cache_lookup(&cache, id);
+			if (in(listed, listed_count, n))
+				ok = (entry != NULL) == !revoked;
+			else if (in(cached, cached_count, n))
+				ok = (entry != NULL) == made;
+			else
+				ok = entry == NULL;
+			if (ok && entry != NULL && in(cached, cached_count, n) && n % 2)
+				ok = entry->text != NULL && strcmp(entry->text, text) == 0;
+			if (ok)
+				ok = reported[n] == (in(cached, cached_count, n) &&
+						     !in(listed, listed_count, n) && !made);
+			if (!ok)
+				fprintf(stderr,
+					"token %u: listed %d cached %d made %d revoked %d "
+					"present %d reported %d\n",
+					n, in(listed, listed_count, n), in(cached, cached_count, n),
+					made, revoked, entry != NULL, reported[n]);
+		}
+		for (size_t i = 1; ok && i < cache.count; i++)
+			ok = strcmp(cache.entries[i - 1].id, cache.entries[i].id) < 0;
+		if (!ok)
+			fprintf(stderr, "round %d\n", round);
+		cache_destroy(&cache);
+	}
+	check("replace keeps its promises on random listings", ok);
+}
+
 static void test_many_tokens(void)
 {
 	struct cache cache;
@@ -280,6 +391,7 @@ int main(void)
 	test_local_changes_win_over_a_raced_listing();
 	test_expired_tokens_leave_and_are_reported();
 	test_remove();
+	test_replace_keeps_its_promises();
 	test_many_tokens();
 	if (failures > 0) {
 		fprintf(stderr, "%d failures\n", failures);
