@@ -198,14 +198,21 @@ static int client_listing_sink(void *user, const char *data, size_t length)
 	return decode_stream_feed(&read->stream, data, length, &why);
 }
 
-/* Checks a 200 listing once all of it has arrived; lock not held. */
+/*
+ * Checks a 200 listing once all of it has arrived; statuses that are errors
+ * are for the errno table. Lock not held.
+ */
 static int client_listing_finish(struct client_listing_read *read,
 				 const struct http_response *response, const char **why)
 {
 	int error;
 
-	if (response->result != CURLE_OK || response->status != 200)
+	if (response->result != CURLE_OK || response->status == 304 || response->status >= 300)
 		return 0;
+	if (response->status != 200) {
+		*why = "a success status other than 200";
+		return -EIO;
+	}
 	error = decode_stream_finish(&read->stream, why);
 	if (error == 0)
 		error = cache_listing_finish(&read->listing, why);

@@ -593,6 +593,7 @@ static void test_answers_map_to_errno(void)
 					       "{\"error_message\": \"limit\"}") == -EAGAIN);
 	check("503", list_errno(503, "", "") == -EIO);
 	check("200 that is not JSON", list_errno(200, "", "<html></html>") == -EIO);
+	check("204", list_errno(204, "", "") == -EIO);
 	check("200 with a bad id", list_errno(200, "",
 					      "{\"tokens\": [{\"id\": \"x\", "
 					      "\"created\": 1, \"expires\": null}]}") == -EIO);
