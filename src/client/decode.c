@@ -524,20 +524,6 @@ int decode_stream_finish(struct decode_stream *stream, const char **why)
 	return stream->error;
 }
 
-int decode_token_list(const char *body, size_t length, bool require_text, decode_token_fn each,
-		      void *user, const char **why)
-{
-	struct decode_stream stream;
-	int error;
-
-	decode_stream_init(&stream, require_text, each, user);
-	error = decode_stream_feed(&stream, body, length, why);
-	if (error == 0)
-		error = decode_stream_finish(&stream, why);
-	decode_stream_release(&stream);
-	return error;
-}
-
 int decode_token(const char *body, size_t length, struct decoded_token *token, json_t **root,
 		 const char **why)
 {

@@ -76,10 +76,6 @@ int decode_stream_feed(struct decode_stream *stream, const char *data, size_t le
 int decode_stream_finish(struct decode_stream *stream, const char **why);
 void decode_stream_release(struct decode_stream *stream);
 
-/* The three steps above on a whole body. */
-int decode_token_list(const char *body, size_t length, bool require_text, decode_token_fn each,
-		      void *user, const char **why);
-
 /*
  * GET /token/ID and POST /tokens: {"id", "token", "created", "expires"}. On
  * success *root holds the JSON that token->text points into; json_decref it.

@@ -46,13 +46,27 @@ static int collect(void *user, const struct decoded_token *token)
 	return 0;
 }
 
+static int decode_whole_listing(const char *body, size_t length, bool require_text,
+				decode_token_fn each, void *user, const char **why)
+{
+	struct decode_stream stream;
+	int error;
+
+	decode_stream_init(&stream, require_text, each, user);
+	error = decode_stream_feed(&stream, body, length, why);
+	if (error == 0)
+		error = decode_stream_finish(&stream, why);
+	decode_stream_release(&stream);
+	return error;
+}
+
 static int list(const char *body, bool require_text, struct collected *collected)
 {
 	const char *why = NULL;
 	int error;
 
 	memset(collected, 0, sizeof(*collected));
-	error = decode_token_list(body, strlen(body), require_text, collect, collected, &why);
+	error = decode_whole_listing(body, strlen(body), require_text, collect, collected, &why);
 	if (error != 0 && why == NULL)
 		fail(body, "no reason given for the failure");
 	return error;
