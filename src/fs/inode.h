@@ -52,6 +52,12 @@ int inode_resolve(struct inode_table *table, uint64_t ino, enum inode_kind *kind
 /* The number of the token's directory, whether or not the kernel holds it. */
 uint64_t inode_number(struct inode_table *table, const char *id);
 
+/* Counts opens and releases of a token's files (delta +1 or -1). */
+void inode_open_count_add(struct inode_table *table, uint64_t ino, int delta);
+
+/* True while a file of the token is open: the kernel then refuses to drop its directory. */
+bool inode_has_open_files(struct inode_table *table, const char *id);
+
 /*
  * Confirmation marks (SPEC 2.3). `rm -r` in a terminal checks each file for
  * write access before it asks, and removes the directory afterwards even

@@ -48,10 +48,16 @@ static void notify_token_gone(struct notify *notify, const char *id)
 	fuse_ino_t ino = inode_number(fs->inodes, id);
 	int rc;
 
-	rc = fuse_lowlevel_notify_delete(fs->session, FUSE_ROOT_ID, ino, id, RR_TOKEN_ID_LENGTH);
-	if (notify_nothing_to_tell(rc))
-		return;
-	/* An old kernel (-ENOSYS), or a directory with files in use (-ENOTEMPTY) or mounted on. */
+	/*
+	 * With a file of the token open the kernel would answer -ENOTEMPTY (and libfuse print
+	 * it); the other fallbacks are an old kernel (-ENOSYS) and a mount on the directory.
+	 */
+	if (!inode_has_open_files(fs->inodes, id)) {
+		rc = fuse_lowlevel_notify_delete(fs->session, FUSE_ROOT_ID, ino, id,
+						 RR_TOKEN_ID_LENGTH);
+		if (notify_nothing_to_tell(rc))
+			return;
+	}
 	rc = fuse_lowlevel_notify_inval_entry(fs->session, FUSE_ROOT_ID, id, RR_TOKEN_ID_LENGTH);
 	if (!notify_nothing_to_tell(rc) && rc != -ENOSYS)
 		log_warning("cannot tell the kernel that token %.12s... is gone: %s", id,

@@ -682,10 +682,18 @@ static void ops_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		goto out_err;
 	/* A token's files never change while it lives. */
 	fi->keep_cache = 1;
-	fuse_reply_open(req, fi);
+	inode_open_count_add(fs->inodes, ino, 1);
+	if (fuse_reply_open(req, fi) != 0)
+		inode_open_count_add(fs->inodes, ino, -1);
 	return;
 out_err:
 	fuse_reply_err(req, -rc);
+}
+
+static void ops_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	inode_open_count_add(ops_fs(req)->inodes, ino, -1);
+	fuse_reply_err(req, 0);
 }
 
 static void ops_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
@@ -782,6 +790,7 @@ static const struct fuse_lowlevel_ops ops = {
     .link = ops_link,
     .open = ops_open,
     .read = ops_read,
+    .release = ops_release,
     .opendir = ops_opendir,
     .readdir = ops_readdir,
     .readdirplus = ops_readdirplus,

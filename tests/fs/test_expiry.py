@@ -59,3 +59,16 @@ def test_an_expired_token_vanishes_from_an_open_directory(mount_factory):
         assert [entry.name for entry in os.scandir(mount.path)] == [mount.id]
     finally:
         os.close(view)
+
+
+def test_an_expired_token_vanishes_while_its_file_is_open(mount_factory):
+    mount = mount_factory(list_ttl=30)
+    os.mkdir(mount.path / "2s")
+    (token,) = set(os.listdir(mount.path)) - {mount.id}
+    expires = expiry_of(mount, token)
+    # The kernel will not drop a directory with an open file: the driver must not ask it to
+    # (libfuse would print the refusal), and invalidates the name instead.
+    with open(mount.path / token / "jwt.txt"):
+        time.sleep(max(0, expires + 1.0 - time.time()))
+        assert os.listdir(mount.path) == [mount.id]
+        assert not os.path.exists(mount.path / token)
