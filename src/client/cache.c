@@ -2,7 +2,8 @@
  * The token cache. A sorted array rather than a hash table: a listing
  * arrives whole and is merged in one pass, lookups are a binary search, and
  * 10,000 entries take about 1 MiB plus their texts (each an exact-size secret
- * buffer). Inserting one token moves the tail, which only mkdir does.
+ * buffer). Inserting one token moves the tail: only mkdir and a read of one
+ * token without a listing do that.
  */
 #include "cache.h"
 
@@ -12,7 +13,7 @@
 
 #include "secret.h"
 
-/* Beyond this many unclaimed removals the oldest news is not worth the memory. */
+/* Removals nobody collects stop being queued here, so the queue cannot grow without end. */
 #define CACHE_REMOVED_MAX 100000
 
 void cache_init(struct cache *cache)
