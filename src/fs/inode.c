@@ -3,9 +3,9 @@
  * keyed by token id (lookups name tokens), one by inode number (every other
  * request names inodes), under one mutex.
  *
- * Two ids that share their first 60 bits (about one chance in 10^11 with a
- * million tokens) would want the same block; the second then takes the
- * next free one, which only a plain readdir could show differently.
+ * Two ids that share their first 60 bits (less than one chance in 10^10
+ * among 10,000 tokens) would want the same block; the second then takes
+ * the next free one, which only a plain readdir could show differently.
  */
 #include "inode.h"
 
