@@ -75,6 +75,9 @@ struct rr_client {
 	/* When rr_client_list last ran: a text miss soon after is likely a bulk read. */
 	int64_t list_call_ms;
 	bool list_called;
+	/* When a bulk request last failed: until list_ttl later, texts are read one by one. */
+	int64_t bulk_failed_ms;
+	bool bulk_failed;
 
 	atomic_bool serving_cached;
 };
@@ -670,6 +673,7 @@ static bool client_bulk_read_likely(const struct rr_client *client, int64_t now_
 {
 	return client_listing_is_fresh(client, now_ms) && client->list_called &&
 	       now_ms - client->list_call_ms < client->list_ttl_ms &&
+	       !(client->bulk_failed && now_ms - client->bulk_failed_ms < client->list_ttl_ms) &&
 	       cache_missing_texts(&client->cache) > 1;
 }
 
@@ -719,7 +723,12 @@ int rr_client_token_text(struct rr_client *client, const char *operation, const 
 
 			bulk_tried = true;
 			error = client_fetch_listing(client, operation, true, false, &outcome);
-			if (error != 0)
+			if (error != 0) {
+				client->bulk_failed = true;
+				client->bulk_failed_ms = client_now_ms();
+			}
+			/* Reading this one text alone cannot fare better when the API is away. */
+			if (api_error_is_unreachable(error))
 				break;
 			continue;
 		}

@@ -406,6 +406,43 @@ static void test_reading_every_text_after_a_listing_is_one_bulk_request(void)
 	rr_client_free(client);
 }
 
+/* The bulk request fails; single tokens are still answered. */
+static void respond_without_bulk(const struct fake_request *request, int nth,
+				 struct fake_response *response)
+{
+	respond_normally(request, nth, response);
+	if (strcmp(request->path, "/tokens?with_token=1") == 0) {
+		response->status = 500;
+		snprintf(response->body, sizeof(response->body), "{\"error_message\": \"boom\"}");
+	}
+}
+
+static void test_a_failed_bulk_request_is_not_repeated_for_each_text(void)
+{
+	struct rr_client *client = client_for_test(30);
+	struct rr_token *tokens = NULL;
+	size_t count = 0;
+	bool all = true;
+
+	fake_script(respond_without_bulk);
+	rr_client_list(client, "readdir", &tokens, &count);
+	for (size_t i = 0; i < count; i++) {
+		char *text = NULL;
+		size_t length;
+
+		all =
+		    all && rr_client_token_text(client, "read", tokens[i].id, &text, &length) == 0;
+		secret_free(text);
+	}
+	free(tokens);
+	check("every text read one by one", all && count == TOKEN_COUNT);
+	check("one bulk request, then one request per text",
+	      fake_requests() == 2 + TOKEN_COUNT &&
+		  strcmp(fake_request_at(1).path, "/tokens?with_token=1") == 0 &&
+		  strncmp(fake_request_at(2).path, "/token/", 7) == 0);
+	rr_client_free(client);
+}
+
 static void respond_slowly(const struct fake_request *request, int nth,
 			   struct fake_response *response)
 {
@@ -653,6 +690,7 @@ int main(void)
 	test_a_stale_listing_is_revalidated_with_its_etag();
 	test_a_cold_read_of_one_token_is_one_request();
 	test_reading_every_text_after_a_listing_is_one_bulk_request();
+	test_a_failed_bulk_request_is_not_repeated_for_each_text();
 	test_concurrent_readers_of_one_token_share_one_request();
 	test_a_lost_create_is_retried_with_the_same_idempotency_key();
 	test_two_creates_use_two_keys();
