@@ -144,6 +144,39 @@ def test_signal_shuts_down_cleanly_with_exit_0(tokend, signal_number):
     assert tokend.process.wait(timeout=10) == 0
 
 
+def start_writers(tokend, token, count):
+    """Threads making tokens until the service goes away; returns them and the set of ids acknowledged (201)."""
+    acknowledged = set()
+    lock = threading.Lock()
+
+    def write():
+        client = Client(tokend, token)
+        while True:
+            try:
+                response = client.post("/tokens", json={"duration": 3600}, timeout=5)
+            except requests.RequestException:
+                return
+            if response.status_code == 201:
+                with lock:
+                    acknowledged.add(response.json()["id"])
+
+    writers = [threading.Thread(target=write) for _ in range(count)]
+    for writer in writers:
+        writer.start()
+    return writers, acknowledged
+
+
+def test_sigterm_under_load_exits_0_and_keeps_every_acknowledged_token(tokend):
+    token = tokend.add_user("alice")
+    writers, acknowledged = start_writers(tokend, token, 8)
+    time.sleep(1)
+    tokend.stop()
+    for writer in writers:
+        writer.join(timeout=10)
+    tokend.start()
+    assert acknowledged and acknowledged <= Client(tokend, token).listed_ids()
+
+
 def test_token_acknowledged_before_kill_9_survives_restart(tokend):
     alice = Client(tokend, tokend.add_user("alice"))
     made = alice.create(3600)
@@ -166,23 +199,7 @@ def test_revocation_acknowledged_before_kill_9_survives_restart(tokend):
 
 def test_every_token_acknowledged_to_8_writers_killed_midway_survives(tokend):
     token = tokend.add_user("alice")
-    acknowledged = set()
-    lock = threading.Lock()
-
-    def write():
-        client = Client(tokend, token)
-        while True:
-            try:
-                response = client.post("/tokens", json={"duration": 3600}, timeout=5)
-            except requests.RequestException:
-                return
-            if response.status_code == 201:
-                with lock:
-                    acknowledged.add(response.json()["id"])
-
-    writers = [threading.Thread(target=write) for _ in range(8)]
-    for writer in writers:
-        writer.start()
+    writers, acknowledged = start_writers(tokend, token, 8)
     time.sleep(1.5)
     tokend.kill()
     for writer in writers:
