@@ -35,7 +35,7 @@ struct rr_client_options {
 	long timeout_seconds;  /* limit for one API call, retries included */
 	long list_ttl_seconds; /* how long a listing is trusted */
 	const char *cafile;    /* extra CA bundle, or NULL for the system store */
-	bool insecure;         /* skip TLS verification */
+	bool insecure;	       /* skip TLS verification */
 };
 
 /* One active token, as the listing describes it. */

@@ -15,7 +15,7 @@ struct duration_unit {
 
 /* Largest first: a name must use them in this order, each at most once. */
 static const struct duration_unit duration_units[] = {
-	{'w', 7 * 24 * 3600}, {'d', 24 * 3600}, {'h', 3600}, {'m', 60}, {'s', 1},
+    {'w', 7 * 24 * 3600}, {'d', 24 * 3600}, {'h', 3600}, {'m', 60}, {'s', 1},
 };
 
 #define DURATION_UNIT_COUNT (sizeof(duration_units) / sizeof(duration_units[0]))

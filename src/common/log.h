@@ -13,8 +13,8 @@ void log_init(const char *ident, bool use_syslog);
 
 void log_message(int priority, const char *format, ...) __attribute__((format(printf, 2, 3)));
 
-#define log_error(...)   log_message(LOG_ERR, __VA_ARGS__)
+#define log_error(...)	 log_message(LOG_ERR, __VA_ARGS__)
 #define log_warning(...) log_message(LOG_WARNING, __VA_ARGS__)
-#define log_info(...)    log_message(LOG_INFO, __VA_ARGS__)
+#define log_info(...)	 log_message(LOG_INFO, __VA_ARGS__)
 
 #endif

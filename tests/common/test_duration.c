@@ -25,8 +25,9 @@ static void expect_invalid(const char *name)
 	int rc = duration_parse(name, &seconds);
 
 	if (rc != -EINVAL || seconds != 12345) {
-		fprintf(stderr, "FAIL: \"%s\" should be EINVAL and leave the result alone (rc=%d)\n",
-			name, rc);
+		fprintf(stderr,
+			"FAIL: \"%s\" should be EINVAL and leave the result alone (rc=%d)\n", name,
+			rc);
 		failures++;
 	}
 }
