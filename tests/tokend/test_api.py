@@ -1,6 +1,11 @@
 """The calls of SPEC section 3, row by row."""
 
+import sqlite3
+import threading
 import time
+
+import pytest
+import requests
 
 from tokend_client import Client, assert_error, sleep_until_expired, token_id
 
@@ -186,6 +191,31 @@ def test_etag_match_in_a_list_or_weak_is_304(alice):
     etag = alice.get("/tokens").headers["ETag"]
     for header in (f'"other", {etag}', f"W/{etag}", "*"):
         assert alice.get("/tokens", headers={"If-None-Match": header}).status_code == 304
+
+
+def test_304_and_unchanged_listing_are_answered_without_the_database(tokend, alice):
+    made = alice.create(60)["id"]
+    # The service's watcher of other writers sees this write too, up to
+    # 200 ms later, and drops what it remembered once more.
+    time.sleep(0.5)
+    etag = alice.get("/tokens").headers["ETag"]
+    database = sqlite3.connect(tokend.data_dir / "tokens.db", isolation_level=None)
+    database.execute("BEGIN IMMEDIATE")
+    try:
+        # Stuck behind the lock, this request holds the service's database
+        # connection (and one of its few threads, so the probe comes last).
+        writer = threading.Thread(target=lambda: Client(tokend, alice.token).post("/tokens"))
+        writer.start()
+        time.sleep(0.3)
+        reader = Client(tokend, alice.token)
+        assert reader.get("/tokens", headers={"If-None-Match": etag}, timeout=0.5).status_code == 304
+        assert reader.get("/tokens", timeout=0.5).headers["ETag"] == etag
+        with pytest.raises(requests.Timeout):
+            alice.get(f"/token/{made}", timeout=0.5)
+    finally:
+        database.execute("ROLLBACK")
+        database.close()
+    writer.join()
 
 
 def test_etag_mismatch_is_200(alice):
