@@ -217,3 +217,12 @@ def tokend_factory(build_dir, tmp_path):
 def tokend(tokend_factory):
     """A running rerobots-tokend with default options on a fresh data directory."""
     return tokend_factory()
+
+
+@pytest.fixture(scope="class")
+def class_tokend(build_dir, tmp_path_factory):
+    """A rerobots-tokend shared by the tests of one class, for data that is slow to make."""
+    service = Tokend(build_dir / "rerobots-tokend", tmp_path_factory.mktemp("tokend") / "data")
+    service.start()
+    yield service
+    service.stop()

@@ -156,6 +156,21 @@ def run_as_nobody(command, **kwargs):
     )
 
 
+def log_mark(tokend):
+    """Where the service's log ends now: what traffic_since() counts from."""
+    return len(tokend.log_lines())
+
+
+def traffic_since(tokend, mark):
+    """(requests, connections): the request lines and the TCP connections the service
+    logged after mark, once no request came for a moment."""
+    settled_requests(tokend)
+    lines = tokend.log_lines()[mark:]
+    requests = [line for line in lines if tokend.REQUEST_LINE.match(line)]
+    connections = sum(1 for line in lines if tokend.CONNECTION_LINE.match(line))
+    return requests, connections
+
+
 def settled_requests(tokend, method=None, path=None, quiet=0.3):
     """The service's request lines once none came for quiet seconds.
 

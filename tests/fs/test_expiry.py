@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from fsutil import Api, settled_requests, token_id, wait_until
+from fsutil import Api, log_mark, settled_requests, token_id, traffic_since, wait_until
 
 
 def expiry_of(mount, token):
@@ -29,6 +29,7 @@ def test_a_token_revoked_elsewhere_disappears_within_list_ttl(mount_factory, tok
 
 def test_an_expired_token_vanishes_within_a_second(mount_factory, tokend):
     # A long list_ttl: only the driver's notification can make the kernel forget this soon.
+    mark = log_mark(tokend)
     mount = mount_factory(list_ttl=30)
     os.mkdir(mount.path / "2s")
     (token,) = set(os.listdir(mount.path)) - {mount.id}
@@ -44,6 +45,7 @@ def test_an_expired_token_vanishes_within_a_second(mount_factory, tokend):
         os.stat(mount.path / token / "jwt.txt")
     # Expiry needs no request: the driver knows when each token expires.
     assert len(settled_requests(tokend)) == requests
+    assert traffic_since(tokend, mark)[1] == 1
 
 
 def test_an_expired_token_vanishes_from_an_open_directory(mount_factory):

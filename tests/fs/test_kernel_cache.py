@@ -2,9 +2,13 @@
 
 import os
 import subprocess
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from fsutil import Api, settled_requests, token_id
+import pytest
+import requests
+
+from fsutil import log_mark, settled_requests, token_id, traffic_since
 
 
 def test_a_second_ls_l_makes_no_request(mount_factory, tokend):
@@ -34,32 +38,76 @@ def test_rereading_every_token_makes_no_request(mount_factory, tokend):
     assert len(settled_requests(tokend)) == before
 
 
-def make_tokens(api, count):
-    for _ in range(count):
-        assert api.call("POST", "/tokens", {"duration": 3600})[0] == 201
+# A user with this many tokens, made once for the tests that need many.
+MANY = 1000
 
 
-def test_a_cold_ls_l_is_one_request(mount_factory, tokend):
-    token = tokend.add_user("alice")
-    make_tokens(Api(tokend.url, token), 200)
-    mount = mount_factory(list_ttl=30, token=token)
-    before = len(settled_requests(tokend))
-    listing = subprocess.run(["ls", "-l", str(mount.path)], capture_output=True, text=True,
-                             check=True).stdout
-    assert len(listing.splitlines()) == 1 + 201
-    assert len(settled_requests(tokend)) - before <= 1
+def make_tokens(url, token, count):
+    """POST /tokens count times, from a few threads with a kept-alive session each."""
+    local = threading.local()
+
+    def make(_):
+        if not hasattr(local, "session"):
+            local.session = requests.Session()
+            local.session.headers["Authorization"] = "Bearer " + token
+        response = local.session.post(url + "/tokens", json={"duration": 3600}, timeout=30)
+        assert response.status_code == 201, response.text
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(make, range(count)))
 
 
-def test_a_cold_cat_of_every_token_is_at_most_two_requests(mount_factory, tokend):
-    token = tokend.add_user("alice")
-    make_tokens(Api(tokend.url, token), 200)
-    mount = mount_factory(list_ttl=30, token=token)
-    before = len(settled_requests(tokend))
-    texts = subprocess.run(f"cat {mount.path}/*/jwt.txt", shell=True, capture_output=True,
-                           text=True, check=True).stdout.splitlines()
-    assert len(texts) == 201
-    assert {token_id(text) for text in texts} == set(os.listdir(mount.path))
-    assert len(settled_requests(tokend)) - before <= 2
+@pytest.fixture(scope="class")
+def crowd(class_tokend):
+    """A service whose user crowd has MANY active tokens; returns (service, crowd's token)."""
+    token = class_tokend.add_user("crowd")
+    make_tokens(class_tokend.url, token, MANY - 1)
+    return class_tokend, token
+
+
+class TestManyTokens:
+    """Counted from the mount's start: its one check request is part of the price."""
+
+    @pytest.fixture
+    def tokend(self, crowd):
+        return crowd[0]
+
+    @pytest.fixture
+    def cold(self, crowd, mount_factory):
+        """A new mount of crowd's token, and the log mark from before it started."""
+        service, token = crowd
+        mark = log_mark(service)
+        return mount_factory(list_ttl=30, token=token), mark
+
+    def test_a_cold_ls_l_is_one_request_on_one_connection(self, cold, tokend):
+        mount, mark = cold
+        listing = subprocess.run(["ls", "-l", str(mount.path)], capture_output=True,
+                                 text=True, check=True).stdout
+        assert len(listing.splitlines()) == 1 + MANY
+        requests_made, connections = traffic_since(tokend, mark)
+        assert len(requests_made) == 1
+        assert connections == 1
+
+    def test_a_second_ls_l_of_many_makes_no_request(self, cold, tokend):
+        mount, mark = cold
+        first = subprocess.run(["ls", "-l", str(mount.path)], capture_output=True, text=True,
+                               check=True).stdout
+        before = len(settled_requests(tokend))
+        second = subprocess.run(["ls", "-l", str(mount.path)], capture_output=True, text=True,
+                                check=True).stdout
+        assert second == first
+        assert len(settled_requests(tokend)) == before
+        assert traffic_since(tokend, mark)[1] == 1
+
+    def test_a_cold_cat_of_every_token_is_at_most_two_requests(self, cold, tokend):
+        mount, mark = cold
+        texts = subprocess.run(f"cat {mount.path}/*/jwt.txt", shell=True, capture_output=True,
+                               text=True, check=True).stdout.splitlines()
+        assert len(texts) == MANY
+        requests_made, connections = traffic_since(tokend, mark)
+        assert len(requests_made) <= 2
+        assert connections == 1
+        assert {token_id(text) for text in texts} == set(os.listdir(mount.path))
 
 
 def test_parallel_cold_readers_of_one_token_make_one_request(mount_factory, tokend):
@@ -67,6 +115,7 @@ def test_parallel_cold_readers_of_one_token_make_one_request(mount_factory, toke
     os.mkdir(mount.path / "24h")
     (new,) = set(os.listdir(mount.path)) - {mount.id}
     # A second mount knows the new token from nothing but its listing.
+    mark = log_mark(tokend)
     cold = mount_factory(list_ttl=30, token=mount.token)
     path = cold.path / new / "jwt.txt"
     os.listdir(cold.path)
@@ -75,3 +124,4 @@ def test_parallel_cold_readers_of_one_token_make_one_request(mount_factory, toke
         texts = set(pool.map(lambda _: path.read_text(), range(100)))
     assert len(texts) == 1
     assert len(settled_requests(tokend)) - before == 1
+    assert traffic_since(tokend, mark)[1] == 1

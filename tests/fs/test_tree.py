@@ -86,6 +86,7 @@ def test_created_and_expires_are_utc_and_differ_by_the_duration(mount):
 
 
 def test_names_that_cannot_be_tokens_cost_no_request(mount, tokend):
+    assert len(PROBE_NAMES) == 20
     os.listdir(mount.path)
     before = len(settled_requests(tokend))
     for _ in range(3):
