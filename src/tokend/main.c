@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -262,6 +263,9 @@ int main(int argc, char **argv)
 	struct api api = {0};
 	int err;
 
+	/* It holds the signing key and every token's text: no core dump or ptrace by another
+	 * process of the same user may show them. */
+	prctl(PR_SET_DUMPABLE, 0);
 	log_init("rerobots-tokend", false);
 	main_parse(argc, argv, &options);
 	umask(077);
