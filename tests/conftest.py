@@ -35,6 +35,8 @@ REQUEST_LINE = re.compile(
 # rerobots-tokend: connection 1 accepted
 CONNECTION_LINE = re.compile(r"^rerobots-tokend: connection (?P<conn>\d+) accepted$")
 LISTENING_LINE = re.compile(r"listening on (?P<url>https?://\S+)$")
+# What AddressSanitizer, LeakSanitizer and UBSan print, in a build with -Db_sanitize.
+SANITIZER_REPORT = re.compile(r"ERROR: (Address|Leak)Sanitizer|runtime error: ")
 
 
 @pytest.fixture(scope="session")
@@ -132,6 +134,10 @@ class Tokend:
             found.append(line)
         return found
 
+    def sanitizer_reports(self):
+        """The lines of sanitizer reports in the service's log."""
+        return [line for line in self.log_lines() if SANITIZER_REPORT.search(line)]
+
     def connections(self):
         """How many TCP connections the service accepted, over all runs."""
         return sum(1 for line in self.log_lines() if CONNECTION_LINE.match(line))
@@ -211,6 +217,7 @@ def tokend_factory(build_dir, tmp_path):
         elif not service.killed:
             returncode = service.process.returncode
             assert returncode == 0, f"rerobots-tokend died with {returncode} during the test"
+        assert not service.sanitizer_reports(), "\n".join(service.log_lines())
 
 
 @pytest.fixture
