@@ -9,6 +9,7 @@
 #include "http.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,9 +40,43 @@ struct http_pool {
 	size_t idle_capacity;
 };
 
+/*
+ * libcurl's own buffers hold the Authorization header of every request it
+ * sends and the token texts of every answer it receives, and it frees them
+ * unwiped: its allocator wipes each block it frees or moves.
+ */
+static void http_free(void *block)
+{
+	if (block == NULL)
+		return;
+	explicit_bzero(block, malloc_usable_size(block));
+	free(block);
+}
+
+static void *http_realloc(void *block, size_t size)
+{
+	size_t old_size;
+	void *moved;
+
+	if (block == NULL)
+		return malloc(size);
+	old_size = malloc_usable_size(block);
+	if (size <= old_size) {
+		explicit_bzero((char *)block + size, old_size - size);
+		return block;
+	}
+	moved = malloc(size);
+	if (moved == NULL)
+		return NULL;
+	memcpy(moved, block, old_size);
+	http_free(block);
+	return moved;
+}
+
 static void http_global_init(void)
 {
-	CURLcode result = curl_global_init(CURL_GLOBAL_DEFAULT);
+	CURLcode result = curl_global_init_mem(CURL_GLOBAL_DEFAULT, malloc, http_free, http_realloc,
+					       strdup, calloc);
 
 	if (result != CURLE_OK)
 		log_error("cannot initialize libcurl: %s", curl_easy_strerror(result));
