@@ -27,6 +27,7 @@ struct inode_entry {
 	uint64_t open_files;	    /* opens of its files not yet released */
 	pid_t confirm_pid;	    /* the process the marks are for */
 	unsigned int confirm_marks; /* one bit per file: 1 << (ino % INODE_BLOCK) */
+	unsigned int given_files;   /* the same bits: content handed to the kernel */
 };
 
 struct inode_table {
@@ -220,6 +221,29 @@ bool inode_has_open_files(struct inode_table *table, const char *id)
 	open = entry != NULL && entry->open_files > 0;
 	pthread_mutex_unlock(&table->lock);
 	return open;
+}
+
+bool inode_content_given(struct inode_table *table, uint64_t ino)
+{
+	struct inode_entry *entry;
+	bool given;
+
+	pthread_mutex_lock(&table->lock);
+	entry = inode_lookup_ino(table, ino);
+	given = entry != NULL && (entry->given_files & (1u << (ino % INODE_BLOCK)));
+	pthread_mutex_unlock(&table->lock);
+	return given;
+}
+
+void inode_content_mark_given(struct inode_table *table, uint64_t ino)
+{
+	struct inode_entry *entry;
+
+	pthread_mutex_lock(&table->lock);
+	entry = inode_lookup_ino(table, ino);
+	if (entry != NULL)
+		entry->given_files |= 1u << (ino % INODE_BLOCK);
+	pthread_mutex_unlock(&table->lock);
 }
 
 void inode_confirm_mark(struct inode_table *table, uint64_t ino, pid_t pid)

@@ -59,6 +59,13 @@ void inode_open_count_add(struct inode_table *table, uint64_t ino, int delta);
 bool inode_has_open_files(struct inode_table *table, const char *id);
 
 /*
+ * Whether the kernel was handed a file's bytes ahead of its first read
+ * (see ops_open); the mark lasts as long as the kernel holds the token.
+ */
+bool inode_content_given(struct inode_table *table, uint64_t ino);
+void inode_content_mark_given(struct inode_table *table, uint64_t ino);
+
+/*
  * Confirmation marks (SPEC 2.3). `rm -r` in a terminal checks each file for
  * write access before it asks, and removes the directory afterwards even
  * when the user answered no, counting on rmdir to fail ENOTEMPTY for the
