@@ -22,7 +22,7 @@ struct cache_entry {
 	int64_t created;
 	int64_t expires;     /* 0: never */
 	int64_t verified_ms; /* monotonic time the API last confirmed the token */
-	char *text;	     /* a secret buffer, or NULL until read */
+	char *text;	     /* the text packed (see cache.c), a secret buffer; NULL until read */
 };
 
 /* A local create or revoke that a listing fetched at the same time may not show. */
@@ -49,6 +49,9 @@ void cache_init(struct cache *cache);
 void cache_destroy(struct cache *cache);
 
 struct cache_entry *cache_lookup(const struct cache *cache, const char *id);
+
+/* The entry's text as it was given: a secret_dup()'ed copy. 0, or -ENOMEM. */
+int cache_entry_copy_text(const struct cache_entry *entry, char **text, size_t *length);
 
 /* Adds or updates one token (and its text, when given); 0 or -ENOMEM. */
 int cache_put(struct cache *cache, const struct decoded_token *token, int64_t now_ms);

@@ -704,7 +704,7 @@ int rr_client_token_text(struct rr_client *client, const char *operation, const 
 
 		entry = cache_lookup(&client->cache, id);
 		if (entry != NULL && entry->text != NULL) {
-			error = client_copy_text(entry->text, entry->text_length, text, length);
+			error = cache_entry_copy_text(entry, text, length);
 			break;
 		}
 		if (entry == NULL && client_listing_is_fresh(client, now_ms)) {
