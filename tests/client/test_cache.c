@@ -394,8 +394,8 @@ static void test_texts_come_back_exactly(void)
 {
 	static const char *const texts[] = {
 	    /* a JWT of the shape rerobots-tokend signs, parts of every length mod 4 */
-	    "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsImp0aSI6IjEifQ.c2lnbmF0dXJl"
-	    "LWJ5dGVzLV8tXw",
+	    ("eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsImp0aSI6IjEifQ.c2lnbmF0dXJl"
+	     "LWJ5dGVzLV8tXw"),
 	    "AAAA.BBBBBB.CCCCCCC",
 	    "ab.cd.ef", /* non-canonical: the last character has bits set that no byte needs */
 	    "a.bc.de",	/* one character is no whole byte */
