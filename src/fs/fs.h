@@ -3,7 +3,8 @@
  *
  * main.c fills it in before the session starts; the request handlers
  * (ops.c) and the notification thread (notify.c) only read it, so it needs
- * no lock of its own. The client and the inode table lock themselves.
+ * no lock of its own, but for the list of open directories, which has its
+ * own. The client and the inode table lock themselves.
  */
 #ifndef RR_FS_FS_H
 #define RR_FS_FS_H
@@ -11,12 +12,15 @@
 #define FUSE_USE_VERSION FUSE_MAKE_VERSION(3, 14)
 
 #include <fuse_lowlevel.h>
+#include <pthread.h>
 #include <sys/types.h>
 #include <time.h>
 
 #include <rerobots/client.h>
 
 #include "inode.h"
+
+struct ops_dir;
 
 struct fs {
 	struct rr_client *client;
@@ -26,6 +30,13 @@ struct fs {
 	uid_t uid;	 /* the mounting user owns everything */
 	gid_t gid;
 	time_t mounted; /* the root's times */
+	/*
+	 * The root's directory streams now open (ops.c). At unmount the kernel
+	 * drops a RELEASEDIR it has not handed over yet, so ops_destroy frees
+	 * what is left here when the session ends.
+	 */
+	pthread_mutex_t dirs_lock;
+	struct ops_dir *open_dirs;
 };
 
 /* The project's version, for --version. */

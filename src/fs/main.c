@@ -131,6 +131,7 @@ int main(int argc, char *argv[])
 	log_init("rerobotsfs", false);
 	memset(&cmdline, 0, sizeof(cmdline));
 	memset(&fs, 0, sizeof(fs));
+	pthread_mutex_init(&fs.dirs_lock, NULL);
 
 	if (options_parse(&args, &options) != 0)
 		goto out;
@@ -181,6 +182,7 @@ out:
 		fuse_session_destroy(fs.session);
 	rr_client_free(fs.client);
 	inode_table_free(fs.inodes);
+	pthread_mutex_destroy(&fs.dirs_lock);
 	free(cmdline.mountpoint);
 	options_free(&options);
 	fuse_opt_free_args(&args);

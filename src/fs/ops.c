@@ -62,6 +62,8 @@ struct ops_dir {
 	struct rr_token *tokens;
 	size_t count;
 	bool loaded;
+	struct ops_dir *prev; /* in fs->open_dirs */
+	struct ops_dir *next;
 };
 
 /* A file's bytes; released with secret_free, since jwt.txt's are the token. */
@@ -324,6 +326,30 @@ out_err:
 	fuse_reply_err(req, -rc);
 }
 
+static void ops_dir_link(struct fs *fs, struct ops_dir *dir)
+{
+	pthread_mutex_lock(&fs->dirs_lock);
+	dir->next = fs->open_dirs;
+	if (dir->next != NULL)
+		dir->next->prev = dir;
+	fs->open_dirs = dir;
+	pthread_mutex_unlock(&fs->dirs_lock);
+}
+
+static void ops_dir_free(struct fs *fs, struct ops_dir *dir)
+{
+	pthread_mutex_lock(&fs->dirs_lock);
+	if (dir->prev != NULL)
+		dir->prev->next = dir->next;
+	else
+		fs->open_dirs = dir->next;
+	if (dir->next != NULL)
+		dir->next->prev = dir->prev;
+	pthread_mutex_unlock(&fs->dirs_lock);
+	free(dir->tokens);
+	free(dir);
+}
+
 static void ops_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = ops_fs(req);
@@ -351,8 +377,10 @@ static void ops_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 		rc = -ENOTDIR;
 		goto out_err;
 	}
-	if (fuse_reply_open(req, fi) != 0 && kind == INODE_ROOT)
-		free(dir);
+	if (dir != NULL)
+		ops_dir_link(fs, dir);
+	if (fuse_reply_open(req, fi) != 0 && dir != NULL)
+		ops_dir_free(fs, dir);
 	return;
 out_err:
 	fuse_reply_err(req, -rc);
@@ -543,9 +571,17 @@ static void ops_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info
 	struct ops_dir *dir = (struct ops_dir *)(uintptr_t)fi->fh;
 
 	if (dir != NULL)
-		free(dir->tokens);
-	free(dir);
+		ops_dir_free(ops_fs(req), dir);
 	fuse_reply_err(req, 0);
+}
+
+/* The session ends: directory streams whose RELEASEDIR never came. */
+static void ops_destroy(void *userdata)
+{
+	struct fs *fs = userdata;
+
+	while (fs->open_dirs != NULL)
+		ops_dir_free(fs, fs->open_dirs);
 }
 
 /* A name as it may go into a log line: control characters (a newline) become '?'. */
@@ -799,6 +835,7 @@ static void ops_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
  * EOPNOTSUPP itself, without a round trip for each `ls -l`.
  */
 static const struct fuse_lowlevel_ops ops = {
+    .destroy = ops_destroy,
     .lookup = ops_lookup,
     .forget = ops_forget,
     .forget_multi = ops_forget_multi,
