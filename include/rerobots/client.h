@@ -68,6 +68,14 @@ bool rr_client_is_own_token(const struct rr_client *client, const char *id);
 int rr_client_list(struct rr_client *client, const char *operation, struct rr_token **tokens,
 		   size_t *count);
 
+/*
+ * Refreshes the listing when it is no longer fresh, as rr_client_list()
+ * does, without copying it: *version changes whenever what rr_client_list()
+ * answers may have changed, or the listing was confirmed again (so that
+ * entries handed out with the listing's lifetime are handed out afresh).
+ */
+int rr_client_list_version(struct rr_client *client, const char *operation, uint64_t *version);
+
 /* One active token's metadata: 0, -ENOENT when it is not active, or another -errno. */
 int rr_client_token_get(struct rr_client *client, const char *operation, const char *id,
 			struct rr_token *token);

@@ -331,6 +331,7 @@ int cache_put(struct cache *cache, const struct decoded_token *token, int64_t no
 		cache->count++;
 	}
 	cache_entry_set(&cache->entries[index], token, now_ms);
+	cache->version++;
 	if (token->expires != 0 && token->expires < cache->next_expiry)
 		cache->next_expiry = token->expires;
 	return 0;
@@ -349,6 +350,7 @@ void cache_remove(struct cache *cache, const char *id, bool report)
 	memmove(&cache->entries[index], &cache->entries[index + 1],
 		(cache->count - index - 1) * sizeof(*cache->entries));
 	cache->count--;
+	cache->version++;
 }
 
 /* The latest local change of id: a token made and revoked during one fetch counts as revoked. */
@@ -552,6 +554,7 @@ int cache_replace(struct cache *cache, struct cache_listing *listing,
 	cache_listing_init(listing);
 	cache->listing_valid = true;
 	cache->listing_ms = now_ms;
+	cache->version++;
 	cache_update_next_expiry(cache);
 	return 0;
 }
@@ -582,6 +585,8 @@ void cache_expire(struct cache *cache, int64_t now)
 		}
 		cache->entries[kept++] = *entry;
 	}
+	if (kept != cache->count)
+		cache->version++;
 	cache->count = kept;
 	cache_update_next_expiry(cache);
 }

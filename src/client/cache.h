@@ -39,6 +39,7 @@ struct cache {
 	int64_t listing_ms; /* monotonic time the API last confirmed the listing */
 	char etag[CACHE_ETAG_MAX];
 	int64_t next_expiry; /* the earliest expires of an entry, INT64_MAX when none */
+	uint64_t version;    /* bumped when the entries change or the listing is confirmed */
 	char (*removed)[RR_TOKEN_ID_LENGTH + 1];
 	size_t removed_count;
 	size_t removed_capacity;

@@ -233,6 +233,7 @@ static int client_apply_listing(struct rr_client *client, struct client_listing_
 		if (!client->cache.listing_valid)
 			return -EIO;
 		client->cache.listing_ms = client_now_ms();
+		client->cache.version++;
 		return 0;
 	}
 	error = cache_replace(&client->cache, &read->listing, client->changes, client->change_count,
@@ -308,6 +309,7 @@ static int client_fetch_listing(struct rr_client *client, const char *operation,
 	if (error != 0 && api_error_is_unreachable(error) && client->cache.listing_valid) {
 		client_serve_cached(client, outcome);
 		client->cache.listing_ms = client_now_ms();
+		client->cache.version++;
 	} else if (error != 0 && !quiet) {
 		log_error("%s", outcome->line);
 	}
@@ -617,6 +619,26 @@ int rr_client_list(struct rr_client *client, const char *operation, struct rr_to
 	}
 	if (error == 0)
 		error = cache_copy_tokens(&client->cache, tokens, count);
+	pthread_mutex_unlock(&client->lock);
+	return error;
+}
+
+int rr_client_list_version(struct rr_client *client, const char *operation, uint64_t *version)
+{
+	int error = 0;
+
+	pthread_mutex_lock(&client->lock);
+	cache_expire(&client->cache, client_now());
+	/* A listing read from the kernel's copy is still a listing call for the bulk read. */
+	client->list_call_ms = client_now_ms();
+	client->list_called = true;
+	if (!client_listing_is_fresh(client, client->list_call_ms)) {
+		error = client_refresh_listing(client, operation);
+		if (api_error_is_unreachable(error) && client->cache.listing_valid)
+			error = 0;
+		cache_expire(&client->cache, client_now());
+	}
+	*version = client->cache.version;
 	pthread_mutex_unlock(&client->lock);
 	return error;
 }

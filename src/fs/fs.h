@@ -4,7 +4,8 @@
  * main.c fills it in before the session starts; the request handlers
  * (ops.c) and the notification thread (notify.c) only read it, so it needs
  * no lock of its own, but for the list of open directories, which has its
- * own. The client and the inode table lock themselves.
+ * own, and root_version, an atomic. The client and the inode table lock
+ * themselves.
  */
 #ifndef RR_FS_FS_H
 #define RR_FS_FS_H
@@ -13,6 +14,7 @@
 
 #include <fuse_lowlevel.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -37,6 +39,8 @@ struct fs {
 	 */
 	pthread_mutex_t dirs_lock;
 	struct ops_dir *open_dirs;
+	/* The client's listing version that the kernel's copy of the root listing shows. */
+	_Atomic uint64_t root_version;
 };
 
 /* The project's version, for --version. */

@@ -64,9 +64,23 @@ static void notify_token_gone(struct notify *notify, const char *id)
 			    strerror(-rc));
 }
 
+/*
+ * The kernel's copy of the root listing (see ops.c) may hold a token it
+ * never looked up, which no entry notification reaches: drop the copy.
+ */
+static void notify_root_changed(struct notify *notify)
+{
+	int rc = fuse_lowlevel_notify_inval_inode(notify->fs->session, FUSE_ROOT_ID, 0, 0);
+
+	if (!notify_nothing_to_tell(rc) && rc != -ENOSYS)
+		log_warning("cannot tell the kernel that the root listing changed: %s",
+			    strerror(-rc));
+}
+
 static void notify_collect(struct notify *notify)
 {
 	char ids[NOTIFY_BATCH][RR_TOKEN_ID_LENGTH + 1];
+	size_t total = 0;
 	size_t count;
 
 	do {
@@ -74,7 +88,10 @@ static void notify_collect(struct notify *notify)
 						  NOTIFY_BATCH);
 		for (size_t i = 0; i < count; i++)
 			notify_token_gone(notify, ids[i]);
+		total += count;
 	} while (count == NOTIFY_BATCH);
+	if (total > 0)
+		notify_root_changed(notify);
 }
 
 static void *notify_run(void *data)

@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -350,6 +351,25 @@ static void ops_dir_free(struct fs *fs, struct ops_dir *dir)
 	free(dir);
 }
 
+/*
+ * The kernel keeps its copy of the root's listing (cache_readdir) across
+ * opens while the client's listing has neither changed nor been confirmed
+ * again since the copy was read: a repeated `ls -l` is then one OPENDIR,
+ * not the READDIRPLUS requests of the whole listing (about 150 tokens
+ * each) and the copy of the listing they make. Tokens that go are also dropped
+ * from the copy by notify.c, and the kernel drops it itself on mkdir and
+ * rmdir.
+ */
+static void ops_root_cache(struct fs *fs, struct fuse_file_info *fi)
+{
+	uint64_t version;
+
+	fi->cache_readdir = 1;
+	if (rr_client_list_version(fs->client, "opendir", &version) != 0)
+		return;
+	fi->keep_cache = atomic_exchange(&fs->root_version, version) == version;
+}
+
 static void ops_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = ops_fs(req);
@@ -369,6 +389,7 @@ static void ops_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 			goto out_err;
 		}
 		fi->fh = (uintptr_t)dir;
+		ops_root_cache(fs, fi);
 	} else if (kind == INODE_TOKEN_DIR) {
 		rc = rr_client_token_get(fs->client, "opendir", id, &token);
 		if (rc != 0)

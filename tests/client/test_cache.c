@@ -389,6 +389,35 @@ static void test_many_tokens(void)
 	cache_destroy(&cache);
 }
 
+/* The version the kernel's copy of the root listing is checked against moves with every change. */
+static void test_version_moves_with_every_change(void)
+{
+	struct cache cache;
+	struct decoded_token a = token(ID_A, 0, NULL);
+	struct decoded_token b = token(ID_B, 50, NULL);
+	uint64_t version;
+
+	cache_init(&cache);
+	version = cache.version;
+	cache_put(&cache, &a, 1);
+	check("a put moves the version", cache.version != version);
+	version = cache.version;
+	check("replace", replace(&cache, &a, 1, NULL, 0) == 0);
+	check("a listing confirmed again moves the version", cache.version != version);
+	cache_put(&cache, &b, 1);
+	version = cache.version;
+	cache_expire(&cache, 10);
+	check("nothing expired, same version", cache.version == version);
+	cache_expire(&cache, 50);
+	check("an expiry moves the version", cache.version != version);
+	version = cache.version;
+	cache_remove(&cache, ID_C, false);
+	check("removing an unknown id keeps the version", cache.version == version);
+	cache_remove(&cache, ID_A, false);
+	check("a removal moves the version", cache.version != version);
+	cache_destroy(&cache);
+}
+
 /* Texts come back byte for byte, whether kept packed or as they are. */
 static void test_texts_come_back_exactly(void)
 {
@@ -421,6 +450,7 @@ static void test_texts_come_back_exactly(void)
 int main(void)
 {
 	test_texts_come_back_exactly();
+	test_version_moves_with_every_change();
 	test_put_and_lookup();
 	test_listing_keeps_texts_and_reports_gone_tokens();
 	test_bulk_listing_fills_texts();
