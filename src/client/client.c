@@ -601,12 +601,16 @@ bool rr_client_is_own_token(const struct rr_client *client, const char *id)
 	return id != NULL && strcmp(client->own_id, id) == 0;
 }
 
-int rr_client_list(struct rr_client *client, const char *operation, struct rr_token **tokens,
-		   size_t *count)
+/*
+ * The common part of the listing calls, with the lock held: counts as a
+ * listing call for the bulk read of texts (also when the kernel answers
+ * from its own copy of the listing), and refreshes a stale listing, keeping
+ * the cached one when the API cannot be reached.
+ */
+static int client_listing_ensure(struct rr_client *client, const char *operation)
 {
 	int error = 0;
 
-	pthread_mutex_lock(&client->lock);
 	cache_expire(&client->cache, client_now());
 	client->list_call_ms = client_now_ms();
 	client->list_called = true;
@@ -617,6 +621,16 @@ int rr_client_list(struct rr_client *client, const char *operation, struct rr_to
 		/* Tokens may have expired while the request was out. */
 		cache_expire(&client->cache, client_now());
 	}
+	return error;
+}
+
+int rr_client_list(struct rr_client *client, const char *operation, struct rr_token **tokens,
+		   size_t *count)
+{
+	int error;
+
+	pthread_mutex_lock(&client->lock);
+	error = client_listing_ensure(client, operation);
 	if (error == 0)
 		error = cache_copy_tokens(&client->cache, tokens, count);
 	pthread_mutex_unlock(&client->lock);
@@ -625,19 +639,10 @@ int rr_client_list(struct rr_client *client, const char *operation, struct rr_to
 
 int rr_client_list_version(struct rr_client *client, const char *operation, uint64_t *version)
 {
-	int error = 0;
+	int error;
 
 	pthread_mutex_lock(&client->lock);
-	cache_expire(&client->cache, client_now());
-	/* A listing read from the kernel's copy is still a listing call for the bulk read. */
-	client->list_call_ms = client_now_ms();
-	client->list_called = true;
-	if (!client_listing_is_fresh(client, client->list_call_ms)) {
-		error = client_refresh_listing(client, operation);
-		if (api_error_is_unreachable(error) && client->cache.listing_valid)
-			error = 0;
-		cache_expire(&client->cache, client_now());
-	}
+	error = client_listing_ensure(client, operation);
 	*version = client->cache.version;
 	pthread_mutex_unlock(&client->lock);
 	return error;
