@@ -172,3 +172,18 @@ def test_sigterm_unmounts_and_exits_0(mount):
     mount.process.send_signal(signal.SIGTERM)
     assert mount.process.wait(timeout=10) == 0
     assert not is_mounted(mount.path)
+
+
+def test_only_the_main_thread_takes_sigterm(mount):
+    # libfuse ends its loop only when the signal interrupts the main thread;
+    # a helper thread that took SIGTERM would leave the mount running.
+    os.listdir(mount.path)
+    tasks = sorted(int(task) for task in os.listdir(f"/proc/{mount.process.pid}/task"))
+    assert len(tasks) > 1
+    for task in tasks:
+        if task == mount.process.pid:
+            continue
+        with open(f"/proc/{mount.process.pid}/task/{task}/status") as status:
+            blocked = next(int(line.split()[1], 16) for line in status if line.startswith("SigBlk:"))
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            assert blocked & (1 << (sig - 1)), f"thread {task} can take {sig.name}"
