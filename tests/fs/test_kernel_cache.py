@@ -11,19 +11,6 @@ import requests
 from fsutil import log_mark, settled_requests, token_id, traffic_since
 
 
-def test_a_second_ls_l_makes_no_request(mount_factory, tokend):
-    mount = mount_factory(list_ttl=30)
-    for _ in range(5):
-        os.mkdir(mount.path / "24h")
-    first = subprocess.run(["ls", "-l", str(mount.path)], capture_output=True, text=True,
-                           check=True).stdout
-    before = len(settled_requests(tokend))
-    second = subprocess.run(["ls", "-l", str(mount.path)], capture_output=True, text=True,
-                            check=True).stdout
-    assert second == first
-    assert len(settled_requests(tokend)) == before
-
-
 def test_rereading_every_token_makes_no_request(mount_factory, tokend):
     mount = mount_factory(list_ttl=30)
     for _ in range(5):
