@@ -3,9 +3,9 @@
  *
  * main.c fills it in before the session starts; the request handlers
  * (ops.c) and the notification thread (notify.c) only read it, so it needs
- * no lock of its own, but for the list of open directories, which has its
- * own, and root_version, an atomic. The client and the inode table lock
- * themselves.
+ * no lock of its own, but for the list of open directories and the last
+ * file looked up, which have their own, and root_version, an atomic. The
+ * client and the inode table lock themselves.
  */
 #ifndef RR_FS_FS_H
 #define RR_FS_FS_H
@@ -39,6 +39,9 @@ struct fs {
 	 */
 	pthread_mutex_t dirs_lock;
 	struct ops_dir *open_dirs;
+	/* The file whose bytes go to the page cache at the next lookup of a file (ops.c). */
+	pthread_mutex_t looked_up_lock;
+	fuse_ino_t looked_up;
 	/* The client's listing version that the kernel's copy of the root listing shows. */
 	_Atomic uint64_t root_version;
 };

@@ -24,7 +24,6 @@ struct inode_entry {
 	uint64_t ino; /* the directory's number; the files follow it */
 	char id[RR_TOKEN_ID_LENGTH + 1];
 	uint64_t references;	    /* over the whole block */
-	uint64_t open_files;	    /* opens of its files not yet released */
 	pid_t confirm_pid;	    /* the process the marks are for */
 	unsigned int confirm_marks; /* one bit per file: 1 << (ino % INODE_BLOCK) */
 	unsigned int given_files;   /* the same bits: content handed to the kernel */
@@ -50,6 +49,20 @@ static int inode_compare_ino(const void *a, const void *b)
 	const struct inode_entry *right = b;
 
 	return (left->ino > right->ino) - (left->ino < right->ino);
+}
+
+const char *inode_file_name(enum inode_kind kind)
+{
+	switch (kind) {
+	case INODE_JWT:
+		return "jwt.txt";
+	case INODE_CREATED:
+		return "created";
+	case INODE_EXPIRES:
+		return "expires";
+	default:
+		return NULL;
+	}
 }
 
 struct inode_table *inode_table_new(void)
@@ -198,29 +211,6 @@ uint64_t inode_number(struct inode_table *table, const char *id)
 	ino = entry == NULL ? inode_derive(id) : entry->ino;
 	pthread_mutex_unlock(&table->lock);
 	return ino;
-}
-
-void inode_open_count_add(struct inode_table *table, uint64_t ino, int delta)
-{
-	struct inode_entry *entry;
-
-	pthread_mutex_lock(&table->lock);
-	entry = inode_lookup_ino(table, ino);
-	if (entry != NULL && (delta > 0 || entry->open_files > 0))
-		entry->open_files += (uint64_t)(int64_t)delta;
-	pthread_mutex_unlock(&table->lock);
-}
-
-bool inode_has_open_files(struct inode_table *table, const char *id)
-{
-	struct inode_entry *entry;
-	bool open;
-
-	pthread_mutex_lock(&table->lock);
-	entry = inode_lookup_id(table, id);
-	open = entry != NULL && entry->open_files > 0;
-	pthread_mutex_unlock(&table->lock);
-	return open;
 }
 
 bool inode_content_given(struct inode_table *table, uint64_t ino)

@@ -33,6 +33,9 @@ enum inode_kind {
 
 struct inode_table;
 
+/* The name of a token's file of that kind in its directory; NULL for the directories. */
+const char *inode_file_name(enum inode_kind kind);
+
 struct inode_table *inode_table_new(void);
 void inode_table_free(struct inode_table *table);
 
@@ -52,15 +55,10 @@ int inode_resolve(struct inode_table *table, uint64_t ino, enum inode_kind *kind
 /* The number of the token's directory, whether or not the kernel holds it. */
 uint64_t inode_number(struct inode_table *table, const char *id);
 
-/* Counts opens and releases of a token's files (delta +1 or -1). */
-void inode_open_count_add(struct inode_table *table, uint64_t ino, int delta);
-
-/* True while a file of the token is open: the kernel then refuses to drop its directory. */
-bool inode_has_open_files(struct inode_table *table, const char *id);
-
 /*
  * Whether the kernel was handed a file's bytes ahead of its first read
- * (see ops_open); the mark lasts as long as the kernel holds the token.
+ * (see ops_give_content); the mark lasts as long as the kernel holds the
+ * token.
  */
 bool inode_content_given(struct inode_table *table, uint64_t ino);
 void inode_content_mark_given(struct inode_table *table, uint64_t ino);

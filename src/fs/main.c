@@ -132,6 +132,7 @@ int main(int argc, char *argv[])
 	memset(&cmdline, 0, sizeof(cmdline));
 	memset(&fs, 0, sizeof(fs));
 	pthread_mutex_init(&fs.dirs_lock, NULL);
+	pthread_mutex_init(&fs.looked_up_lock, NULL);
 
 	if (options_parse(&args, &options) != 0)
 		goto out;
@@ -183,6 +184,7 @@ out:
 	rr_client_free(fs.client);
 	inode_table_free(fs.inodes);
 	pthread_mutex_destroy(&fs.dirs_lock);
+	pthread_mutex_destroy(&fs.looked_up_lock);
 	free(cmdline.mountpoint);
 	options_free(&options);
 	fuse_opt_free_args(&args);

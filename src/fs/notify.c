@@ -50,15 +50,20 @@ static void notify_token_gone(struct notify *notify, const char *id)
 	int rc;
 
 	/*
-	 * With a file of the token open the kernel would answer -ENOTEMPTY (and libfuse print
-	 * it); the other fallbacks are an old kernel (-ENOSYS) and a mount on the directory.
+	 * The kernel refuses (-ENOTEMPTY) to drop a directory while it holds a file
+	 * in it that is in use, an open one say: its files go first. The
+	 * fallbacks are an old kernel (-ENOSYS) and a mount on the directory.
 	 */
-	if (!inode_has_open_files(fs->inodes, id)) {
-		rc = fuse_lowlevel_notify_delete(fs->session, FUSE_ROOT_ID, ino, id,
-						 RR_TOKEN_ID_LENGTH);
-		if (notify_nothing_to_tell(rc))
-			return;
+	for (enum inode_kind kind = INODE_JWT; kind <= INODE_EXPIRES; kind++) {
+		const char *name = inode_file_name(kind);
+
+		fuse_lowlevel_notify_delete(fs->session, ino,
+					    ino + (fuse_ino_t)(kind - INODE_TOKEN_DIR), name,
+					    strlen(name));
 	}
+	rc = fuse_lowlevel_notify_delete(fs->session, FUSE_ROOT_ID, ino, id, RR_TOKEN_ID_LENGTH);
+	if (notify_nothing_to_tell(rc))
+		return;
 	rc = fuse_lowlevel_notify_inval_entry(fs->session, FUSE_ROOT_ID, id, RR_TOKEN_ID_LENGTH);
 	if (!notify_nothing_to_tell(rc) && rc != -ENOSYS)
 		log_warning("cannot tell the kernel that token %.12s... is gone: %s", id,

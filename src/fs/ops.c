@@ -20,7 +20,6 @@
 #include "fs.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -78,25 +77,11 @@ static struct fs *ops_fs(fuse_req_t req)
 	return fuse_req_userdata(req);
 }
 
-static const char *ops_file_name(enum inode_kind kind)
-{
-	switch (kind) {
-	case INODE_JWT:
-		return "jwt.txt";
-	case INODE_CREATED:
-		return "created";
-	case INODE_EXPIRES:
-		return "expires";
-	default:
-		return NULL;
-	}
-}
-
 /* The kind of the file called name in a token's directory, or INODE_ROOT for none. */
 static enum inode_kind ops_file_kind(const char *name)
 {
 	for (size_t i = 0; i < OPS_FILE_COUNT; i++)
-		if (strcmp(name, ops_file_name(ops_file_kinds[i])) == 0)
+		if (strcmp(name, inode_file_name(ops_file_kinds[i])) == 0)
 			return ops_file_kinds[i];
 	return INODE_ROOT;
 }
@@ -236,6 +221,51 @@ static void ops_reply_entry(fuse_req_t req, struct fs *fs, const struct fuse_ent
 		inode_unref(fs->inodes, entry->ino, 1);
 }
 
+/*
+ * Hands a file's bytes to the kernel's page cache, so that reading it is no
+ * round trip (and no READ, which would also leave its atime stale and cost a
+ * GETATTR at the next stat). Once per inode while the kernel holds it. A
+ * store that finds no inode, or fails, only leaves the read to ask.
+ */
+static void ops_give_content(struct fs *fs, fuse_ino_t ino)
+{
+	struct ops_content content = {NULL, 0};
+	struct fuse_bufvec bufv = FUSE_BUFVEC_INIT(0);
+	char id[RR_TOKEN_ID_LENGTH + 1];
+	enum inode_kind kind;
+	struct rr_token token;
+
+	if (inode_content_given(fs->inodes, ino) ||
+	    inode_resolve(fs->inodes, ino, &kind, id) != 0 ||
+	    rr_client_token_get(fs->client, "lookup", id, &token) != 0 ||
+	    ops_content(fs, "lookup", kind, &token, &content) != 0)
+		return;
+	bufv.buf[0].mem = content.data;
+	bufv.buf[0].size = content.length;
+	if (fuse_lowlevel_notify_store(fs->session, ino, 0, &bufv, 0) == 0)
+		inode_content_mark_given(fs->inodes, ino);
+	secret_free(content.data);
+}
+
+/*
+ * A file was just looked up. The kernel makes its inode only once the reply
+ * is in, so its bytes cannot be stored yet: they are stored at the next
+ * lookup of a file, and the previous file's now. A shell reading every
+ * token's jwt.txt through a glob looks every file up before it reads any,
+ * so it finds all of them but the last in the page cache.
+ */
+static void ops_file_looked_up(struct fs *fs, fuse_ino_t ino)
+{
+	fuse_ino_t previous;
+
+	pthread_mutex_lock(&fs->looked_up_lock);
+	previous = fs->looked_up;
+	fs->looked_up = ino;
+	pthread_mutex_unlock(&fs->looked_up_lock);
+	if (previous != 0 && previous != ino)
+		ops_give_content(fs, previous);
+}
+
 static void ops_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs *fs = ops_fs(req);
@@ -277,6 +307,8 @@ static void ops_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		goto out_err;
 out:
 	ops_reply_entry(req, fs, &entry);
+	if (ops_is_file(kind))
+		ops_file_looked_up(fs, entry.ino);
 	return;
 out_err:
 	fuse_reply_err(req, -rc);
@@ -526,7 +558,7 @@ static void ops_dir_fill_token(struct fs *fs, struct ops_dir_reply *reply,
 			entry.attr.st_mode = S_IFREG;
 			entry.attr.st_ino = self + (fuse_ino_t)(kind - INODE_TOKEN_DIR);
 		}
-		if (!ops_dir_add(fs, reply, ops_file_name(kind), &entry, index))
+		if (!ops_dir_add(fs, reply, inode_file_name(kind), &entry, index))
 			return;
 	}
 }
@@ -594,6 +626,20 @@ static void ops_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info
 	if (dir != NULL)
 		ops_dir_free(ops_fs(req), dir);
 	fuse_reply_err(req, 0);
+}
+
+/*
+ * Opening a file asks nothing of the driver: the kernel opens it by itself
+ * (no OPEN, no RELEASE) and keeps its page cache across opens, so a warm read
+ * of a token is no round trip at all. An open for writing then succeeds and
+ * its writes fail (ops_write); an open that truncates stays refused, as a
+ * SETATTR, once the kernel no longer counts on OPEN to truncate.
+ */
+static void ops_init(void *userdata, struct fuse_conn_info *conn)
+{
+	if (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT)
+		conn->want |= FUSE_CAP_NO_OPEN_SUPPORT;
+	conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
 }
 
 /* The session ends: directory streams whose RELEASEDIR never came. */
@@ -715,67 +761,6 @@ static void ops_access(fuse_req_t req, fuse_ino_t ino, int mask)
 	fuse_reply_err(req, -rc);
 }
 
-/*
- * Hands the file's bytes to the kernel's page cache before the open is
- * answered, so that the first read of a cold file is no round trip of its
- * own (kept across opens by keep_cache). Once per inode: later opens find
- * the pages there. A failure only leaves the read to ask.
- */
-static void ops_give_content(struct fs *fs, enum inode_kind kind, const struct rr_token *token,
-			     fuse_ino_t ino)
-{
-	struct ops_content content = {NULL, 0};
-	struct fuse_bufvec bufv = FUSE_BUFVEC_INIT(0);
-
-	if (inode_content_given(fs->inodes, ino) ||
-	    ops_content(fs, "open", kind, token, &content) != 0)
-		return;
-	bufv.buf[0].mem = content.data;
-	bufv.buf[0].size = content.length;
-	if (fuse_lowlevel_notify_store(fs->session, ino, 0, &bufv, 0) == 0)
-		inode_content_mark_given(fs->inodes, ino);
-	secret_free(content.data);
-}
-
-static void ops_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	struct fs *fs = ops_fs(req);
-	char id[RR_TOKEN_ID_LENGTH + 1];
-	enum inode_kind kind;
-	struct rr_token token;
-	int rc;
-
-	rc = inode_resolve(fs->inodes, ino, &kind, id);
-	if (rc != 0)
-		goto out_err;
-	if (!ops_is_file(kind)) {
-		rc = -EISDIR;
-		goto out_err;
-	}
-	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
-		rc = -EACCES;
-		goto out_err;
-	}
-	rc = rr_client_token_get(fs->client, "open", id, &token);
-	if (rc != 0)
-		goto out_err;
-	/* A token's files never change while it lives. */
-	fi->keep_cache = 1;
-	ops_give_content(fs, kind, &token, ino);
-	inode_open_count_add(fs->inodes, ino, 1);
-	if (fuse_reply_open(req, fi) != 0)
-		inode_open_count_add(fs->inodes, ino, -1);
-	return;
-out_err:
-	fuse_reply_err(req, -rc);
-}
-
-static void ops_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	inode_open_count_add(ops_fs(req)->inodes, ino, -1);
-	fuse_reply_err(req, 0);
-}
-
 static void ops_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
 		     struct fuse_file_info *fi)
 {
@@ -804,6 +789,17 @@ static void ops_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
 	return;
 out_err:
 	fuse_reply_err(req, -rc);
+}
+
+/*
+ * Files open for writing without asking (see ops_init), so writing is
+ * refused here (SPEC 2.4). The kernel then drops what a write through a
+ * shared mapping left in its page cache.
+ */
+static void ops_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		      struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, EACCES);
 }
 
 /* Every other change (SPEC 2.4) is refused and changes nothing. */
@@ -856,6 +852,7 @@ static void ops_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
  * EOPNOTSUPP itself, without a round trip for each `ls -l`.
  */
 static const struct fuse_lowlevel_ops ops = {
+    .init = ops_init,
     .destroy = ops_destroy,
     .lookup = ops_lookup,
     .forget = ops_forget,
@@ -869,9 +866,8 @@ static const struct fuse_lowlevel_ops ops = {
     .symlink = ops_symlink,
     .rename = ops_rename,
     .link = ops_link,
-    .open = ops_open,
     .read = ops_read,
-    .release = ops_release,
+    .write = ops_write,
     .opendir = ops_opendir,
     .readdir = ops_readdir,
     .readdirplus = ops_readdirplus,

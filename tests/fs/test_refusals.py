@@ -1,14 +1,24 @@
 """SPEC 2.4: every other change fails with EPERM, EACCES or EROFS and changes nothing."""
 
 import errno
+import mmap
 import os
 import subprocess
 
 import pytest
 
-from fsutil import settled_requests
+from fsutil import settled_requests, wait_until
 
 REFUSED = (errno.EPERM, errno.EACCES, errno.EROFS)
+
+
+def write_through(path, flags):
+    """Opens path with flags, which the kernel grants without asking the driver, and writes."""
+    fd = os.open(path, flags)
+    try:
+        os.write(fd, b"x")
+    finally:
+        os.close(fd)
 
 
 def snapshot(mount):
@@ -32,8 +42,8 @@ def test_changes_fail_and_change_nothing(mount, tokend, tmp_path):
     outside.write_text("x")
     attempts = {
         "write jwt.txt": lambda: open(jwt, "w"),
-        "append to created": lambda: open(created, "a"),
-        "open read-write": lambda: os.open(created, os.O_RDWR),
+        "append to created": lambda: write_through(created, os.O_WRONLY | os.O_APPEND),
+        "write read-write": lambda: write_through(jwt, os.O_RDWR),
         "truncate": lambda: os.truncate(created, 0),
         "chmod": lambda: os.chmod(jwt, 0o644),
         "chown": lambda: os.chown(jwt, 1000, 1000),
@@ -61,3 +71,21 @@ def test_changes_fail_and_change_nothing(mount, tokend, tmp_path):
     assert snapshot(mount) == before
     assert len(settled_requests(tokend)) == requests
     assert sorted(os.listdir(token_dir)) == ["created", "expires", "jwt.txt"]
+
+
+def test_a_write_through_a_shared_mapping_is_undone(mount, tokend):
+    """The mapping's bytes reach the kernel's page cache before the driver can refuse them."""
+    jwt = mount.path / mount.id / "jwt.txt"
+    text = jwt.read_bytes()
+    requests = len(settled_requests(tokend))
+    fd = os.open(jwt, os.O_RDWR)
+    try:
+        with mmap.mmap(fd, len(text)) as mapping:
+            mapping[:3] = b"xxx"
+            with pytest.raises(OSError) as failure:
+                mapping.flush()
+    finally:
+        os.close(fd)
+    assert failure.value.errno in REFUSED + (errno.EIO,)
+    assert wait_until(lambda: jwt.read_bytes() == text, 2), jwt.read_bytes()[:3]
+    assert len(settled_requests(tokend)) == requests
