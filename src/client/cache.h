@@ -13,16 +13,18 @@
 
 #include "decode.h"
 #include "rerobots/client.h"
+#include "token_id.h"
 
 #define CACHE_ETAG_MAX 256
 
+/* 72 bytes: 10,000 of them are the cache's largest block after the texts. */
 struct cache_entry {
-	char id[RR_TOKEN_ID_LENGTH + 1];
-	uint32_t text_length;
+	unsigned char id[TOKEN_ID_BYTES];
 	int64_t created;
 	int64_t expires;     /* 0: never */
 	int64_t verified_ms; /* monotonic time the API last confirmed the token */
 	char *text;	     /* the text packed (see cache.c), a secret buffer; NULL until read */
+	uint32_t text_length;
 };
 
 /* A local create or revoke that a listing fetched at the same time may not show. */
@@ -54,7 +56,7 @@ struct cache_entry *cache_lookup(const struct cache *cache, const char *id);
 /* The entry's text as it was given: a secret_dup()'ed copy. 0, or -ENOMEM. */
 int cache_entry_copy_text(const struct cache_entry *entry, char **text, size_t *length);
 
-/* Adds or updates one token (and its text, when given); 0 or -ENOMEM. */
+/* Adds or updates one token (and its text, when given); 0, -EIO for a bad id, or -ENOMEM. */
 int cache_put(struct cache *cache, const struct decoded_token *token, int64_t now_ms);
 
 /* Drops one token; with report it is queued for cache_take_removed(). */
@@ -65,12 +67,14 @@ struct cache_listing {
 	struct cache_entry *entries;
 	size_t count;
 	size_t capacity;
+	size_t expected; /* how many entries to make room for at first */
 };
 
-void cache_listing_init(struct cache_listing *listing);
-/* Copies one decoded token (and its text, if any); 0 or -ENOMEM. */
+/* expected: about how many tokens the listing will have (the cache's count). */
+void cache_listing_init(struct cache_listing *listing, size_t expected);
+/* Copies one decoded token (and its text, if any); 0, -EIO for a bad id, or -ENOMEM. */
 int cache_listing_add(struct cache_listing *listing, const struct decoded_token *token);
-/* Sorts by id; -EIO with *why set when a token is listed twice. */
+/* Sorts by id and gives back unused room; -EIO with *why set when a token is listed twice. */
 int cache_listing_finish(struct cache_listing *listing, const char **why);
 /* Frees what cache_replace() did not take, texts wiped. */
 void cache_listing_release(struct cache_listing *listing);

@@ -284,7 +284,7 @@ static int client_fetch_listing(struct rr_client *client, const char *operation,
 		memcpy(etag, client->cache.etag, sizeof(etag));
 		request.if_none_match = etag;
 	}
-	cache_listing_init(&read.listing);
+	cache_listing_init(&read.listing, client->cache.count);
 	decode_stream_init(&read.stream, with_texts, client_listing_take, &read.listing);
 	pthread_mutex_unlock(&client->lock);
 	http_perform(client->http, &request, &response);
@@ -357,7 +357,7 @@ static void client_record_change(struct rr_client *client, const char *id, bool 
 
 static void client_token_from_entry(struct rr_token *token, const struct cache_entry *entry)
 {
-	memcpy(token->id, entry->id, RR_TOKEN_ID_LENGTH + 1);
+	token_id_from_bytes(entry->id, token->id);
 	token->created = entry->created;
 	token->expires = entry->expires;
 }

@@ -1,4 +1,4 @@
-/* SHA-256 token ids through OpenSSL's EVP interface. */
+/* SHA-256 token ids through OpenSSL's EVP interface, and their 32-byte form. */
 #include "token_id.h"
 
 #include <errno.h>
@@ -8,30 +8,52 @@
 
 int token_id_compute(const char *text, size_t length, char *id)
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char digest[EVP_MAX_MD_SIZE];
 	unsigned int digest_length = 0;
 
 	if (EVP_Digest(text, length, digest, &digest_length, EVP_sha256(), NULL) != 1 ||
-	    digest_length * 2 != TOKEN_ID_LENGTH)
+	    digest_length != TOKEN_ID_BYTES)
 		return -EIO;
-	for (unsigned int i = 0; i < digest_length; i++) {
-		id[2 * i] = hex[digest[i] >> 4];
-		id[2 * i + 1] = hex[digest[i] & 0xf];
+	token_id_from_bytes(digest, id);
+	return 0;
+}
+
+static int token_id_digit_value(char digit)
+{
+	if (digit >= '0' && digit <= '9')
+		return digit - '0';
+	if (digit >= 'a' && digit <= 'f')
+		return digit - 'a' + 10;
+	return -1;
+}
+
+bool token_id_to_bytes(const char *id, unsigned char *bytes)
+{
+	for (size_t i = 0; i < TOKEN_ID_BYTES; i++) {
+		int high = token_id_digit_value(id[2 * i]);
+		int low = high < 0 ? -1 : token_id_digit_value(id[2 * i + 1]);
+
+		if (low < 0)
+			return false;
+		bytes[i] = (unsigned char)(high << 4 | low);
+	}
+	return id[TOKEN_ID_LENGTH] == '\0';
+}
+
+void token_id_from_bytes(const unsigned char *bytes, char *id)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < TOKEN_ID_BYTES; i++) {
+		id[2 * i] = hex[bytes[i] >> 4];
+		id[2 * i + 1] = hex[bytes[i] & 0xf];
 	}
 	id[TOKEN_ID_LENGTH] = '\0';
-	return 0;
 }
 
 bool token_id_is_valid(const char *name)
 {
-	size_t i;
+	unsigned char bytes[TOKEN_ID_BYTES];
 
-	for (i = 0; name[i] != '\0'; i++) {
-		if (i >= TOKEN_ID_LENGTH)
-			return false;
-		if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
-			return false;
-	}
-	return i == TOKEN_ID_LENGTH;
+	return token_id_to_bytes(name, bytes);
 }

@@ -9,11 +9,19 @@
 #include <stddef.h>
 
 #define TOKEN_ID_LENGTH 64
+/* An id as the 32 bytes of the digest its hex digits spell: half the memory, same order. */
+#define TOKEN_ID_BYTES (TOKEN_ID_LENGTH / 2)
 
 /* Writes the id of the token text into id (TOKEN_ID_LENGTH + 1 bytes); 0 or -EIO. */
 int token_id_compute(const char *text, size_t length, char *id);
 
 /* True when name is exactly 64 lowercase hexadecimal digits. */
 bool token_id_is_valid(const char *name);
+
+/* The bytes a valid id spells; false (bytes unspecified) when id is not a valid id. */
+bool token_id_to_bytes(const char *id, unsigned char *bytes);
+
+/* Writes the id that TOKEN_ID_BYTES bytes spell into id (TOKEN_ID_LENGTH + 1 bytes). */
+void token_id_from_bytes(const unsigned char *bytes, char *id);
 
 #endif
