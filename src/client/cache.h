@@ -27,6 +27,15 @@ struct cache_entry {
 	uint32_t text_length;
 };
 
+/*
+ * The header and payload of the client's own token, decoded; texts are
+ * packed against them (see cache.c). Set once, before any listing is read.
+ */
+struct cache_reference {
+	unsigned char *bytes; /* the header, then the payload; NULL when none */
+	size_t lengths[2];
+};
+
 /* A local create or revoke that a listing fetched at the same time may not show. */
 struct cache_change {
 	char id[RR_TOKEN_ID_LENGTH + 1];
@@ -45,16 +54,25 @@ struct cache {
 	char (*removed)[RR_TOKEN_ID_LENGTH + 1];
 	size_t removed_count;
 	size_t removed_capacity;
+	struct cache_reference reference;
 };
 
 void cache_init(struct cache *cache);
 /* Frees everything, texts wiped. */
 void cache_destroy(struct cache *cache);
 
+/*
+ * Makes the header and payload of text (the client's own token) the
+ * reference. A text that is no JWT, or no memory, leaves none: texts are
+ * then kept whole.
+ */
+void cache_set_reference(struct cache *cache, const char *text, size_t length);
+
 struct cache_entry *cache_lookup(const struct cache *cache, const char *id);
 
-/* The entry's text as it was given: a secret_dup()'ed copy. 0, or -ENOMEM. */
-int cache_entry_copy_text(const struct cache_entry *entry, char **text, size_t *length);
+/* The entry's text as it was given: a copy to secret_free(). 0, or -ENOMEM. */
+int cache_entry_copy_text(const struct cache *cache, const struct cache_entry *entry, char **text,
+			  size_t *length);
 
 /* Adds or updates one token (and its text, when given); 0, -EIO for a bad id, or -ENOMEM. */
 int cache_put(struct cache *cache, const struct decoded_token *token, int64_t now_ms);
@@ -68,10 +86,12 @@ struct cache_listing {
 	size_t count;
 	size_t capacity;
 	size_t expected; /* how many entries to make room for at first */
+	const struct cache_reference *reference;
 };
 
-/* expected: about how many tokens the listing will have (the cache's count). */
-void cache_listing_init(struct cache_listing *listing, size_t expected);
+/* A listing to replace the content of cache, which it is packed for and expected to be as long as.
+ */
+void cache_listing_init(struct cache_listing *listing, const struct cache *cache);
 /* Copies one decoded token (and its text, if any); 0, -EIO for a bad id, or -ENOMEM. */
 int cache_listing_add(struct cache_listing *listing, const struct decoded_token *token);
 /* Sorts by id and gives back unused room; -EIO with *why set when a token is listed twice. */

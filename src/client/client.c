@@ -284,7 +284,7 @@ static int client_fetch_listing(struct rr_client *client, const char *operation,
 		memcpy(etag, client->cache.etag, sizeof(etag));
 		request.if_none_match = etag;
 	}
-	cache_listing_init(&read.listing, client->cache.count);
+	cache_listing_init(&read.listing, &client->cache);
 	decode_stream_init(&read.stream, with_texts, client_listing_take, &read.listing);
 	pthread_mutex_unlock(&client->lock);
 	http_perform(client->http, &request, &response);
@@ -531,6 +531,7 @@ struct rr_client *rr_client_new(const struct rr_client_options *options)
 	pthread_mutex_init(&client->lock, NULL);
 	pthread_cond_init(&client->landed, NULL);
 	cache_init(&client->cache);
+	cache_set_reference(&client->cache, options->token, strlen(options->token));
 	atomic_init(&client->serving_cached, false);
 	decode_init();
 
@@ -731,7 +732,7 @@ int rr_client_token_text(struct rr_client *client, const char *operation, const 
 
 		entry = cache_lookup(&client->cache, id);
 		if (entry != NULL && entry->text != NULL) {
-			error = cache_entry_copy_text(entry, text, length);
+			error = cache_entry_copy_text(&client->cache, entry, text, length);
 			break;
 		}
 		if (entry == NULL && client_listing_is_fresh(client, now_ms)) {
