@@ -5,7 +5,7 @@
  * (ops.c) and the notification thread (notify.c) only read it, so it needs
  * no lock of its own, but for the list of open directories and the last
  * file looked up, which have their own, and root_version, an atomic. The
- * client and the inode table lock themselves.
+ * client, the inode table and the notification thread lock themselves.
  */
 #ifndef RR_FS_FS_H
 #define RR_FS_FS_H
@@ -14,6 +14,7 @@
 
 #include <fuse_lowlevel.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
@@ -23,15 +24,18 @@
 #include "inode.h"
 
 struct ops_dir;
+struct notify;
 
 struct fs {
 	struct rr_client *client;
 	struct inode_table *inodes;
 	struct fuse_session *session;
+	struct notify *notify;
 	double list_ttl; /* entry and attribute timeout of tokens, seconds */
 	uid_t uid;	 /* the mounting user owns everything */
 	gid_t gid;
-	time_t mounted; /* the root's times */
+	time_t mounted;	   /* the root's times */
+	bool kernel_opens; /* the kernel opens files without asking: set at INIT (ops.c) */
 	/*
 	 * The root's directory streams now open (ops.c). At unmount the kernel
 	 * drops a RELEASEDIR it has not handed over yet, so ops_destroy frees

@@ -236,6 +236,17 @@ void inode_content_mark_given(struct inode_table *table, uint64_t ino)
 	pthread_mutex_unlock(&table->lock);
 }
 
+void inode_content_forget_given(struct inode_table *table, uint64_t ino)
+{
+	struct inode_entry *entry;
+
+	pthread_mutex_lock(&table->lock);
+	entry = inode_lookup_ino(table, ino);
+	if (entry != NULL)
+		entry->given_files &= ~(1u << (ino % INODE_BLOCK));
+	pthread_mutex_unlock(&table->lock);
+}
+
 void inode_confirm_mark(struct inode_table *table, uint64_t ino, pid_t pid)
 {
 	struct inode_entry *entry;

@@ -62,6 +62,7 @@ uint64_t inode_number(struct inode_table *table, const char *id);
  */
 bool inode_content_given(struct inode_table *table, uint64_t ino);
 void inode_content_mark_given(struct inode_table *table, uint64_t ino);
+void inode_content_forget_given(struct inode_table *table, uint64_t ino);
 
 /*
  * Confirmation marks (SPEC 2.3). `rm -r` in a terminal checks each file for

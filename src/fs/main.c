@@ -84,7 +84,6 @@ static int main_loop(struct fuse_session *se, const struct fuse_cmdline_opts *cm
 static int main_serve(struct fs *fs, const struct fuse_cmdline_opts *cmdline)
 {
 	struct fuse_session *se = fs->session;
-	struct notify *notify;
 	int status = 1;
 
 	if (fuse_set_signal_handlers(se) != 0)
@@ -94,15 +93,15 @@ static int main_serve(struct fs *fs, const struct fuse_cmdline_opts *cmdline)
 	if (fuse_daemonize(cmdline->foreground) != 0)
 		goto out_unmount;
 	log_init("rerobotsfs", !cmdline->foreground);
-	notify = notify_start(fs);
-	if (notify == NULL)
+	fs->notify = notify_start(fs);
+	if (fs->notify == NULL)
 		goto out_unmount;
 	/* A signal that ends the loop is a clean stop, as an unmount is. */
 	status = main_loop(se, cmdline) < 0 ? 1 : 0;
 	/* Unmounting first ends any request the kernel still holds, so no notification can wait
 	 * on it while the thread is joined. */
 	fuse_session_unmount(se);
-	notify_stop(notify);
+	notify_stop(fs->notify);
 	goto out_signals;
 out_unmount:
 	fuse_session_unmount(se);

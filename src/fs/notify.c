@@ -1,6 +1,6 @@
 /*
- * Kernel notifications for tokens that went away by themselves; see
- * notify.h.
+ * Kernel notifications for tokens that went away by themselves, and for
+ * pages a refused write spoiled; see notify.h.
  *
  * About four times a second the thread asks the client which tokens left
  * its cache without a local revoke, and for each one drops the root's entry
@@ -13,6 +13,10 @@
  * While the mount goes away the thread may still be told -ENODEV or
  * -EBADF; main.c unmounts before it stops the thread, since a notification
  * stuck behind a request nobody will answer any more only ends then.
+ *
+ * Spoiled pages are dropped as soon as a handler reports them, with
+ * fuse_lowlevel_notify_inval_inode, which waits for the pages' writeback:
+ * that is the refused write itself, reported only after its reply.
  */
 #include "notify.h"
 
@@ -35,6 +39,9 @@ struct notify {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	bool stopping;
+	fuse_ino_t *spoiled; /* files whose cached pages are to be dropped */
+	size_t spoiled_count;
+	size_t spoiled_size;
 };
 
 /* Answers that leave nothing to tell: no such entry, or a session going away. */
@@ -83,6 +90,51 @@ static void notify_root_changed(struct notify *notify)
 			    strerror(-rc));
 }
 
+void notify_pages_spoiled(struct notify *notify, fuse_ino_t ino)
+{
+	fuse_ino_t *grown;
+	size_t size;
+
+	pthread_mutex_lock(&notify->lock);
+	if (notify->spoiled_count == notify->spoiled_size) {
+		size = notify->spoiled_size == 0 ? NOTIFY_BATCH : 2 * notify->spoiled_size;
+		grown = realloc(notify->spoiled, size * sizeof(*grown));
+		if (grown == NULL) {
+			pthread_mutex_unlock(&notify->lock);
+			log_warning("cannot drop the kernel's pages of inode %llu: out of memory",
+				    (unsigned long long)ino);
+			return;
+		}
+		notify->spoiled = grown;
+		notify->spoiled_size = size;
+	}
+	notify->spoiled[notify->spoiled_count++] = ino;
+	pthread_cond_signal(&notify->wake);
+	pthread_mutex_unlock(&notify->lock);
+}
+
+/* Called with notify->lock held, which it lets go while it tells the kernel. */
+static void notify_drop_spoiled(struct notify *notify)
+{
+	fuse_ino_t *spoiled = notify->spoiled;
+	size_t count = notify->spoiled_count;
+	int rc;
+
+	notify->spoiled = NULL;
+	notify->spoiled_count = 0;
+	notify->spoiled_size = 0;
+	pthread_mutex_unlock(&notify->lock);
+	for (size_t i = 0; i < count; i++) {
+		inode_content_forget_given(notify->fs->inodes, spoiled[i]);
+		rc = fuse_lowlevel_notify_inval_inode(notify->fs->session, spoiled[i], 0, 0);
+		if (!notify_nothing_to_tell(rc))
+			log_warning("cannot drop the kernel's pages of inode %llu: %s",
+				    (unsigned long long)spoiled[i], strerror(-rc));
+	}
+	free(spoiled);
+	pthread_mutex_lock(&notify->lock);
+}
+
 static void notify_collect(struct notify *notify)
 {
 	char ids[NOTIFY_BATCH][RR_TOKEN_ID_LENGTH + 1];
@@ -117,6 +169,8 @@ static void *notify_run(void *data)
 		pthread_cond_timedwait(&notify->wake, &notify->lock, &deadline);
 		if (notify->stopping)
 			break;
+		if (notify->spoiled_count > 0)
+			notify_drop_spoiled(notify);
 		pthread_mutex_unlock(&notify->lock);
 		notify_collect(notify);
 		pthread_mutex_lock(&notify->lock);
@@ -185,6 +239,7 @@ void notify_stop(struct notify *notify)
 	pthread_cond_signal(&notify->wake);
 	pthread_mutex_unlock(&notify->lock);
 	pthread_join(notify->thread, NULL);
+	free(notify->spoiled);
 	pthread_cond_destroy(&notify->wake);
 	pthread_mutex_destroy(&notify->lock);
 	free(notify);

@@ -30,6 +30,7 @@
 
 #include "duration.h"
 #include "log.h"
+#include "notify.h"
 #include "secret.h"
 #include "timefmt.h"
 #include "token_id.h"
@@ -629,16 +630,16 @@ static void ops_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info
 }
 
 /*
- * Opening a file asks nothing of the driver: the kernel opens it by itself
- * (no OPEN, no RELEASE) and keeps its page cache across opens, so a warm read
- * of a token is no round trip at all. An open for writing then succeeds and
- * its writes fail (ops_write); an open that truncates stays refused, as a
- * SETATTR, once the kernel no longer counts on OPEN to truncate.
+ * Where the kernel can open files without asking (ops_open), an open for
+ * writing succeeds and its writes fail (ops_write); an open that truncates
+ * stays refused, as a SETATTR, once the kernel no longer counts on OPEN to
+ * truncate.
  */
 static void ops_init(void *userdata, struct fuse_conn_info *conn)
 {
-	if (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT)
-		conn->want |= FUSE_CAP_NO_OPEN_SUPPORT;
+	struct fs *fs = userdata;
+
+	fs->kernel_opens = (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT) != 0;
 	conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
 }
 
@@ -761,6 +762,22 @@ static void ops_access(fuse_req_t req, fuse_ino_t ino, int mask)
 	fuse_reply_err(req, -rc);
 }
 
+/*
+ * Opening a file asks nothing of the driver: answered ENOSYS once, the
+ * kernel opens files by itself from then on (no OPEN, no RELEASE) and keeps
+ * their pages across opens, so a warm read of a token is no round trip at
+ * all. Kernels before Linux 4.20 cannot, and get a plain open.
+ */
+static void ops_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	if (ops_fs(req)->kernel_opens) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
+	fi->keep_cache = 1;
+	fuse_reply_open(req, fi);
+}
+
 static void ops_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
 		     struct fuse_file_info *fi)
 {
@@ -792,14 +809,18 @@ out_err:
 }
 
 /*
- * Files open for writing without asking (see ops_init), so writing is
- * refused here (SPEC 2.4). The kernel then drops what a write through a
- * shared mapping left in its page cache.
+ * Files open for writing without asking (see ops_open), so writing is
+ * refused here (SPEC 2.4). Bytes written through a shared mapping are in the
+ * kernel's page cache already when they come here: notify.c drops those
+ * pages, so that the next read asks again.
  */
 static void ops_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		      struct fuse_file_info *fi)
 {
+	struct fs *fs = ops_fs(req);
+
 	fuse_reply_err(req, EACCES);
+	notify_pages_spoiled(fs->notify, ino);
 }
 
 /* Every other change (SPEC 2.4) is refused and changes nothing. */
@@ -866,6 +887,7 @@ static const struct fuse_lowlevel_ops ops = {
     .symlink = ops_symlink,
     .rename = ops_rename,
     .link = ops_link,
+    .open = ops_open,
     .read = ops_read,
     .write = ops_write,
     .opendir = ops_opendir,
