@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from fsutil import LIST_TTL, MOUNT_TIMEOUT, NOBODY, Api, Mount, is_mounted, write_token_file
+from fsutil import LIST_TTL, MOUNT_TIMEOUT, NOBODY, Api, Mount, write_token_file
+from mountutil import is_mounted
 
 
 @pytest.fixture(scope="session")

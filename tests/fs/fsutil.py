@@ -10,6 +10,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from mountutil import is_mounted
+
 MOUNT_TIMEOUT = 10
 EXIT_TIMEOUT = 10
 # The list_ttl of a mount when a test does not care: short, so that changes made elsewhere
@@ -21,12 +23,6 @@ NOBODY = 65534
 def token_id(token):
     """The id of a token: the SHA-256 of its text, in lowercase hex (SPEC 2.1)."""
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def is_mounted(path):
-    path = str(path)
-    with open("/proc/self/mountinfo") as mountinfo:
-        return any(line.split()[4] == path for line in mountinfo)
 
 
 def mount_entry(path):

@@ -4,7 +4,8 @@ import os
 import signal
 import subprocess
 
-from fsutil import Api, is_mounted, mount_entry, token_id, wait_until, write_token_file
+from fsutil import Api, mount_entry, token_id, wait_until, write_token_file
+from mountutil import is_mounted
 
 OPTIONS = ["origin=", "token_file=", "timeout=", "list_ttl=", "cafile=", "insecure"]
 

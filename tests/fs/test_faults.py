@@ -16,7 +16,8 @@ import time
 import pytest
 
 from faultproxy import FaultProxy
-from fsutil import Api, is_mounted, token_id, wait_until
+from fsutil import Api, token_id, wait_until
+from mountutil import is_mounted
 
 TIMEOUT = 2
 LIST_TTL = 1

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from fsutil import MOUNT_TIMEOUT, Api, token_id, write_token_file
+from mountutil import driver_pids
 
 CONTRIB_FSTAB = Path(__file__).resolve().parent.parent.parent / "contrib" / "fstab"
 
@@ -67,19 +68,6 @@ def run_mount(driver, tmp_path):
         return result, mountpoint
 
     return run
-
-
-def driver_pids(mountpoint):
-    pids = []
-    for entry in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
-                argv = cmdline.read().split(b"\0")
-        except (FileNotFoundError, NotADirectoryError, ProcessLookupError, PermissionError):
-            continue
-        if argv[0].endswith(b"rerobotsfs") and os.fsencode(mountpoint) in argv:
-            pids.append(int(entry))
-    return pids
 
 
 def assert_mounted_and_used(result, url, token):

@@ -7,7 +7,7 @@ that build these tests fail on a leak; in others they check the exit.
 import os
 import signal
 
-from fsutil import is_mounted
+from mountutil import is_mounted
 
 
 def test_a_directory_open_at_sigterm_is_freed(mount):

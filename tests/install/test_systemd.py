@@ -17,6 +17,7 @@ import time
 import pytest
 
 from installutil import PREFIX, require_tool, run
+from mountutil import driver_pids, is_mounted
 
 UNIT = "lib/systemd/user/rerobotsfs@.service"
 INSTANCE = "mnt-rerobots"
@@ -55,24 +56,6 @@ def unit_commands(text, home, instance):
         expanded = re.sub(r"%.", lambda match: specifiers[match.group(0)], value.lstrip("-"))
         commands.append((key, ignore_failure, shlex.split(expanded)))
     return commands
-
-
-def driver_pids(mountpoint):
-    pids = []
-    for entry in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
-                argv = cmdline.read().split(b"\0")
-        except (FileNotFoundError, NotADirectoryError, ProcessLookupError, PermissionError):
-            continue
-        if argv[0].endswith(b"rerobotsfs") and os.fsencode(mountpoint) in argv:
-            pids.append(int(entry))
-    return pids
-
-
-def is_mounted(path):
-    with open("/proc/self/mountinfo") as mountinfo:
-        return any(line.split()[4] == str(path) for line in mountinfo)
 
 
 def test_user_unit_mounts_at_start_and_unmounts_at_stop(installed, tokend, tmp_path):
