@@ -12,7 +12,7 @@
 /* An id as the 32 bytes of the digest its hex digits spell: half the memory, same order. */
 #define TOKEN_ID_BYTES (TOKEN_ID_LENGTH / 2)
 
-/* Writes the id of the token text into id (TOKEN_ID_LENGTH + 1 bytes); 0 or -EIO. */
+/* Writes the id of the token text into id (TOKEN_ID_LENGTH + 1 bytes); returns 0. */
 int token_id_compute(const char *text, size_t length, char *id);
 
 /* True when name is exactly 64 lowercase hexadecimal digits. */
