@@ -16,17 +16,18 @@
 #include <string.h>
 
 #include "fs.h"
+#include "token_id.h"
 
 /* A token's block: its directory's number, then one number per file. */
 #define INODE_BLOCK 4
 
 struct inode_entry {
-	uint64_t ino; /* the directory's number; the files follow it */
-	char id[RR_TOKEN_ID_LENGTH + 1];
-	uint64_t references;	    /* over the whole block */
-	pid_t confirm_pid;	    /* the process the marks are for */
-	unsigned int confirm_marks; /* one bit per file: 1 << (ino % INODE_BLOCK) */
-	unsigned int given_files;   /* the same bits: content handed to the kernel */
+	uint64_t ino;			  /* the directory's number; the files follow it */
+	unsigned char id[TOKEN_ID_BYTES]; /* binary: half the size of the hex the kernel sees */
+	uint64_t references;		  /* over the whole block */
+	pid_t confirm_pid;		  /* the process the marks are for */
+	unsigned int confirm_marks;	  /* one bit per file: 1 << (ino % INODE_BLOCK) */
+	unsigned int given_files;	  /* the same bits: content handed to the kernel */
 };
 
 struct inode_table {
@@ -40,7 +41,7 @@ static int inode_compare_id(const void *a, const void *b)
 	const struct inode_entry *left = a;
 	const struct inode_entry *right = b;
 
-	return strcmp(left->id, right->id);
+	return memcmp(left->id, right->id, sizeof(left->id));
 }
 
 static int inode_compare_ino(const void *a, const void *b)
@@ -95,8 +96,8 @@ static struct inode_entry *inode_lookup_id(struct inode_table *table, const char
 	struct inode_entry key;
 	void *node;
 
-	memcpy(key.id, id, RR_TOKEN_ID_LENGTH);
-	key.id[RR_TOKEN_ID_LENGTH] = '\0';
+	if (!token_id_to_bytes(id, key.id))
+		return NULL;
 	node = tfind(&key, &table->by_id, inode_compare_id);
 	return node == NULL ? NULL : *(struct inode_entry **)node;
 }
@@ -130,7 +131,10 @@ static struct inode_entry *inode_insert(struct inode_table *table, const char *i
 
 	if (entry == NULL)
 		return NULL;
-	memcpy(entry->id, id, RR_TOKEN_ID_LENGTH);
+	if (!token_id_to_bytes(id, entry->id)) {
+		free(entry);
+		return NULL;
+	}
 	entry->ino = inode_derive(id);
 	while (inode_lookup_ino(table, entry->ino) != NULL)
 		entry->ino += INODE_BLOCK;
@@ -194,7 +198,7 @@ int inode_resolve(struct inode_table *table, uint64_t ino, enum inode_kind *kind
 	entry = inode_lookup_ino(table, ino);
 	if (entry != NULL) {
 		*kind = (enum inode_kind)(INODE_TOKEN_DIR + (int)(ino % INODE_BLOCK));
-		memcpy(id, entry->id, RR_TOKEN_ID_LENGTH + 1);
+		token_id_from_bytes(entry->id, id);
 		rc = 0;
 	}
 	pthread_mutex_unlock(&table->lock);

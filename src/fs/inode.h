@@ -39,7 +39,8 @@ const char *inode_file_name(enum inode_kind kind);
 struct inode_table *inode_table_new(void);
 void inode_table_free(struct inode_table *table);
 
-/* Takes one reference on the token's inode of that kind; returns its number, 0 without memory. */
+/* Takes one reference on the token's inode of that kind; its number, 0 without memory or for no id.
+ */
 uint64_t inode_ref(struct inode_table *table, const char *id, enum inode_kind kind);
 
 /* Gives back count references on ino (forget, or an entry reply the kernel never got). */
