@@ -61,12 +61,15 @@ int rr_client_check(struct rr_client *client, char *message, size_t size);
 bool rr_client_is_own_token(const struct rr_client *client, const char *id);
 
 /*
- * The active tokens, from the cache while it is fresh. On success *tokens is
- * a malloc'ed array of *count entries that the caller frees. When the API
- * cannot be reached and a listing is cached, the cached one is returned.
+ * The active tokens in id order, from the cache while it is fresh: at most
+ * max of them into tokens, from the first whose id is not below from (64
+ * lowercase hex digits, which need not name a token; NULL for the very
+ * first), and *count is how many. Taking a listing page by page this way
+ * needs no copy of it. When the API cannot be reached and a listing is
+ * cached, the cached one is answered.
  */
-int rr_client_list(struct rr_client *client, const char *operation, struct rr_token **tokens,
-		   size_t *count);
+int rr_client_list(struct rr_client *client, const char *operation, const char *from,
+		   struct rr_token *tokens, size_t max, size_t *count);
 
 /*
  * Refreshes the listing when it is no longer fresh, as rr_client_list()

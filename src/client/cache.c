@@ -793,23 +793,23 @@ void cache_expire(struct cache *cache, int64_t now)
 	cache_update_next_expiry(cache);
 }
 
-int cache_copy_tokens(const struct cache *cache, struct rr_token **tokens, size_t *count)
+size_t cache_copy_tokens(const struct cache *cache, const unsigned char *from,
+			 struct rr_token *tokens, size_t max)
 {
-	struct rr_token *copy = NULL;
+	size_t first = 0;
+	size_t copied;
+	bool found;
 
-	if (cache->count > 0) {
-		copy = malloc(cache->count * sizeof(*copy));
-		if (copy == NULL)
-			return -ENOMEM;
+	if (from != NULL)
+		first = cache_search(cache, from, &found);
+	for (copied = 0; copied < max && first + copied < cache->count; copied++) {
+		const struct cache_entry *entry = &cache->entries[first + copied];
+
+		token_id_from_bytes(entry->id, tokens[copied].id);
+		tokens[copied].created = entry->created;
+		tokens[copied].expires = entry->expires;
 	}
-	for (size_t i = 0; i < cache->count; i++) {
-		token_id_from_bytes(cache->entries[i].id, copy[i].id);
-		copy[i].created = cache->entries[i].created;
-		copy[i].expires = cache->entries[i].expires;
-	}
-	*tokens = copy;
-	*count = cache->count;
-	return 0;
+	return copied;
 }
 
 size_t cache_take_removed(struct cache *cache, char (*ids)[RR_TOKEN_ID_LENGTH + 1], size_t max)

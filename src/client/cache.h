@@ -116,8 +116,12 @@ size_t cache_missing_texts(const struct cache *cache);
 /* Drops tokens whose expiry is at or before now (seconds since the Epoch), queued as removed. */
 void cache_expire(struct cache *cache, int64_t now);
 
-/* A malloc'ed copy of the entries as struct rr_token, sorted by id. */
-int cache_copy_tokens(const struct cache *cache, struct rr_token **tokens, size_t *count);
+/*
+ * Copies at most max entries as struct rr_token, in id order, from the first
+ * whose id is not below from (NULL: the first); returns how many.
+ */
+size_t cache_copy_tokens(const struct cache *cache, const unsigned char *from,
+			 struct rr_token *tokens, size_t max);
 
 /* Moves at most max queued ids into ids; returns how many. */
 size_t cache_take_removed(struct cache *cache, char (*ids)[RR_TOKEN_ID_LENGTH + 1], size_t max);

@@ -625,15 +625,19 @@ static int client_listing_ensure(struct rr_client *client, const char *operation
 	return error;
 }
 
-int rr_client_list(struct rr_client *client, const char *operation, struct rr_token **tokens,
-		   size_t *count)
+int rr_client_list(struct rr_client *client, const char *operation, const char *from,
+		   struct rr_token *tokens, size_t max, size_t *count)
 {
+	unsigned char from_bytes[TOKEN_ID_BYTES];
 	int error;
 
+	if (from != NULL && !token_id_to_bytes(from, from_bytes))
+		return -EINVAL;
 	pthread_mutex_lock(&client->lock);
 	error = client_listing_ensure(client, operation);
 	if (error == 0)
-		error = cache_copy_tokens(&client->cache, tokens, count);
+		*count = cache_copy_tokens(&client->cache, from == NULL ? NULL : from_bytes, tokens,
+					   max);
 	pthread_mutex_unlock(&client->lock);
 	return error;
 }

@@ -3,9 +3,10 @@
  *
  * main.c fills it in before the session starts; the request handlers
  * (ops.c) and the notification thread (notify.c) only read it, so it needs
- * no lock of its own, but for the list of open directories and the last
- * file looked up, which have their own, and root_version, an atomic. The
- * client, the inode table and the notification thread lock themselves.
+ * no lock of its own, but for the last file looked up, which has its own,
+ * root_version, an atomic, and kernel_opens, set at INIT before any other
+ * request. The client, the inode table and the notification thread lock
+ * themselves.
  */
 #ifndef RR_FS_FS_H
 #define RR_FS_FS_H
@@ -23,7 +24,6 @@
 
 #include "inode.h"
 
-struct ops_dir;
 struct notify;
 
 struct fs {
@@ -35,14 +35,7 @@ struct fs {
 	uid_t uid;	 /* the mounting user owns everything */
 	gid_t gid;
 	time_t mounted;	   /* the root's times */
-	bool kernel_opens; /* the kernel opens files without asking: set at INIT (ops.c) */
-	/*
-	 * The root's directory streams now open (ops.c). At unmount the kernel
-	 * drops a RELEASEDIR it has not handed over yet, so ops_destroy frees
-	 * what is left here when the session ends.
-	 */
-	pthread_mutex_t dirs_lock;
-	struct ops_dir *open_dirs;
+	bool kernel_opens; /* the kernel opens files without asking (ops.c) */
 	/* The file whose bytes go to the page cache at the next lookup of a file (ops.c). */
 	pthread_mutex_t looked_up_lock;
 	fuse_ino_t looked_up;

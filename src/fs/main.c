@@ -127,10 +127,15 @@ int main(int argc, char *argv[])
 	 * client's mutex serializes the allocations that matter anyway.
 	 */
 	mallopt(M_ARENA_MAX, 1);
+	/*
+	 * A fixed threshold: glibc would raise it after each large block freed, and
+	 * then keep blocks of the size of a listing on the heap, where their pages
+	 * stay resident.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	log_init("rerobotsfs", false);
 	memset(&cmdline, 0, sizeof(cmdline));
 	memset(&fs, 0, sizeof(fs));
-	pthread_mutex_init(&fs.dirs_lock, NULL);
 	pthread_mutex_init(&fs.looked_up_lock, NULL);
 
 	if (options_parse(&args, &options) != 0)
@@ -182,7 +187,6 @@ out:
 		fuse_session_destroy(fs.session);
 	rr_client_free(fs.client);
 	inode_table_free(fs.inodes);
-	pthread_mutex_destroy(&fs.dirs_lock);
 	pthread_mutex_destroy(&fs.looked_up_lock);
 	free(cmdline.mountpoint);
 	options_free(&options);

@@ -20,9 +20,11 @@
 #include "fs.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -57,15 +59,6 @@
 static const enum inode_kind ops_file_kinds[] = {INODE_JWT, INODE_CREATED, INODE_EXPIRES};
 
 #define OPS_FILE_COUNT (sizeof(ops_file_kinds) / sizeof(ops_file_kinds[0]))
-
-/* The root's listing as it was when the directory was read from its start. */
-struct ops_dir {
-	struct rr_token *tokens;
-	size_t count;
-	bool loaded;
-	struct ops_dir *prev; /* in fs->open_dirs */
-	struct ops_dir *next;
-};
 
 /* A file's bytes; released with secret_free, since jwt.txt's are the token. */
 struct ops_content {
@@ -360,30 +353,6 @@ out_err:
 	fuse_reply_err(req, -rc);
 }
 
-static void ops_dir_link(struct fs *fs, struct ops_dir *dir)
-{
-	pthread_mutex_lock(&fs->dirs_lock);
-	dir->next = fs->open_dirs;
-	if (dir->next != NULL)
-		dir->next->prev = dir;
-	fs->open_dirs = dir;
-	pthread_mutex_unlock(&fs->dirs_lock);
-}
-
-static void ops_dir_free(struct fs *fs, struct ops_dir *dir)
-{
-	pthread_mutex_lock(&fs->dirs_lock);
-	if (dir->prev != NULL)
-		dir->prev->next = dir->next;
-	else
-		fs->open_dirs = dir->next;
-	if (dir->next != NULL)
-		dir->next->prev = dir->prev;
-	pthread_mutex_unlock(&fs->dirs_lock);
-	free(dir->tokens);
-	free(dir);
-}
-
 /*
  * The kernel keeps its copy of the root's listing (cache_readdir) across
  * opens while the client's listing has neither changed nor been confirmed
@@ -409,19 +378,12 @@ static void ops_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 	char id[RR_TOKEN_ID_LENGTH + 1];
 	enum inode_kind kind;
 	struct rr_token token;
-	struct ops_dir *dir = NULL;
 	int rc;
 
 	rc = inode_resolve(fs->inodes, ino, &kind, id);
 	if (rc != 0)
 		goto out_err;
 	if (kind == INODE_ROOT) {
-		dir = calloc(1, sizeof(*dir));
-		if (dir == NULL) {
-			rc = -ENOMEM;
-			goto out_err;
-		}
-		fi->fh = (uintptr_t)dir;
 		ops_root_cache(fs, fi);
 	} else if (kind == INODE_TOKEN_DIR) {
 		rc = rr_client_token_get(fs->client, "opendir", id, &token);
@@ -431,34 +393,10 @@ static void ops_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 		rc = -ENOTDIR;
 		goto out_err;
 	}
-	if (dir != NULL)
-		ops_dir_link(fs, dir);
-	if (fuse_reply_open(req, fi) != 0 && dir != NULL)
-		ops_dir_free(fs, dir);
+	fuse_reply_open(req, fi);
 	return;
 out_err:
 	fuse_reply_err(req, -rc);
-}
-
-/*
- * Takes a new snapshot of the listing. Reading from offset 0 (the first
- * read, or after rewinddir) always does, so that a directory view kept open
- * across a token's expiry shows it gone at its next refresh.
- */
-static int ops_dir_load(struct fs *fs, struct ops_dir *dir)
-{
-	struct rr_token *tokens;
-	size_t count;
-	int rc;
-
-	rc = rr_client_list(fs->client, "readdir", &tokens, &count);
-	if (rc != 0)
-		return rc;
-	free(dir->tokens);
-	dir->tokens = tokens;
-	dir->count = count;
-	dir->loaded = true;
-	return 0;
 }
 
 /* Where a directory reply is built: buffer, and the references its entries took. */
@@ -473,21 +411,21 @@ struct ops_dir_reply {
 };
 
 /*
- * Adds one entry at offset index (its successor's offset is index + 1).
- * entry->ino is the reference taken for it, 0 for none. Returns false when
- * the buffer is full; the entry's reference is then given back.
+ * Adds one entry, followed at offset next. entry->ino is the reference taken
+ * for it, 0 for none. Returns false when the buffer is full; the entry's
+ * reference is then given back.
  */
 static bool ops_dir_add(struct fs *fs, struct ops_dir_reply *reply, const char *name,
-			const struct fuse_entry_param *entry, off_t index)
+			const struct fuse_entry_param *entry, off_t next)
 {
 	char *at = reply->buffer + reply->used;
 	size_t left = reply->size - reply->used;
 	size_t length;
 
 	if (reply->plus)
-		length = fuse_add_direntry_plus(reply->req, at, left, name, entry, index + 1);
+		length = fuse_add_direntry_plus(reply->req, at, left, name, entry, next);
 	else
-		length = fuse_add_direntry(reply->req, at, left, name, &entry->attr, index + 1);
+		length = fuse_add_direntry(reply->req, at, left, name, &entry->attr, next);
 	if (length > left) {
 		if (entry->ino != 0)
 			inode_unref(fs->inodes, entry->ino, 1);
@@ -508,34 +446,78 @@ static bool ops_dir_add_dots(struct fs *fs, struct ops_dir_reply *reply, off_t i
 	memset(&entry, 0, sizeof(entry));
 	entry.attr.st_mode = S_IFDIR;
 	entry.attr.st_ino = index == 0 ? self : FUSE_ROOT_ID;
-	return ops_dir_add(fs, reply, index == 0 ? "." : "..", &entry, index);
+	return ops_dir_add(fs, reply, index == 0 ? "." : "..", &entry, index + 1);
 }
 
-static void ops_dir_fill_root(struct fs *fs, struct ops_dir_reply *reply, struct ops_dir *dir,
-			      off_t offset)
-{
-	struct fuse_entry_param entry;
-	const struct rr_token *token;
+/*
+ * Offsets in the root after "." (1) and ".." (2) come from the ids: the
+ * entry of a token is followed at the first 62 bits of its id, plus 3. A
+ * stream that goes on from there takes the next id of the listing as it is
+ * then, whatever came and went in between, and nothing is kept per stream.
+ * Two tokens sharing those bits (about one chance in 10^11 among 10,000)
+ * could show as one.
+ */
+#define OPS_ROOT_FIRST_TOKEN 2
 
-	for (off_t index = offset; (size_t)index < dir->count + 2; index++) {
-		if (index < 2) {
-			if (!ops_dir_add_dots(fs, reply, index, FUSE_ROOT_ID))
-				return;
-			continue;
+static off_t ops_root_offset_after(const char *id)
+{
+	uint64_t bits = 0;
+
+	for (int i = 0; i < 16; i++)
+		bits = bits * 16 + (uint64_t)(id[i] <= '9' ? id[i] - '0' : id[i] - 'a' + 10);
+	return (off_t)(bits >> 2) + OPS_ROOT_FIRST_TOKEN + 1;
+}
+
+/* The smallest id that may follow offset; false when none can. */
+static bool ops_root_resume(off_t offset, char from[RR_TOKEN_ID_LENGTH + 1])
+{
+	uint64_t next = (uint64_t)(offset - OPS_ROOT_FIRST_TOKEN - 1) + 1;
+
+	if (next >> 62 != 0)
+		return false;
+	snprintf(from, RR_TOKEN_ID_LENGTH + 1, "%016" PRIx64 "%048d", next << 2, 0);
+	return true;
+}
+
+/* How many tokens of the listing one call takes for a reply. */
+#define OPS_ROOT_PAGE 64
+
+static int ops_dir_fill_root(struct fs *fs, struct ops_dir_reply *reply, off_t offset)
+{
+	struct rr_token page[OPS_ROOT_PAGE];
+	struct fuse_entry_param entry;
+	char from[RR_TOKEN_ID_LENGTH + 1];
+	size_t count;
+	int rc;
+
+	for (; offset < OPS_ROOT_FIRST_TOKEN; offset++)
+		if (!ops_dir_add_dots(fs, reply, offset, FUSE_ROOT_ID))
+			return 0;
+	if (offset > OPS_ROOT_FIRST_TOKEN && !ops_root_resume(offset, from))
+		return 0;
+	do {
+		rc = rr_client_list(fs->client, "readdir",
+				    offset == OPS_ROOT_FIRST_TOKEN ? NULL : from, page,
+				    OPS_ROOT_PAGE, &count);
+		if (rc != 0)
+			return rc;
+		for (size_t i = 0; i < count; i++) {
+			memset(&entry, 0, sizeof(entry));
+			ops_attr(fs, INODE_TOKEN_DIR, inode_number(fs->inodes, page[i].id),
+				 (time_t)page[i].created, 0, &entry.attr);
+			if (reply->plus) {
+				/* Without a reference (no memory) the entry goes without
+				 * attributes. */
+				entry.ino = inode_ref(fs->inodes, page[i].id, INODE_TOKEN_DIR);
+				entry.attr_timeout = fs->list_ttl;
+				entry.entry_timeout = fs->list_ttl;
+			}
+			offset = ops_root_offset_after(page[i].id);
+			if (!ops_dir_add(fs, reply, page[i].id, &entry, offset))
+				return 0;
 		}
-		token = &dir->tokens[index - 2];
-		memset(&entry, 0, sizeof(entry));
-		ops_attr(fs, INODE_TOKEN_DIR, inode_number(fs->inodes, token->id),
-			 (time_t)token->created, 0, &entry.attr);
-		if (reply->plus) {
-			/* Without a reference (no memory) the entry goes without attributes. */
-			entry.ino = inode_ref(fs->inodes, token->id, INODE_TOKEN_DIR);
-			entry.attr_timeout = fs->list_ttl;
-			entry.entry_timeout = fs->list_ttl;
-		}
-		if (!ops_dir_add(fs, reply, token->id, &entry, index))
-			return;
-	}
+	} while (count == OPS_ROOT_PAGE && ops_root_resume(offset, from));
+	return 0;
 }
 
 static void ops_dir_fill_token(struct fs *fs, struct ops_dir_reply *reply,
@@ -559,7 +541,7 @@ static void ops_dir_fill_token(struct fs *fs, struct ops_dir_reply *reply,
 			entry.attr.st_mode = S_IFREG;
 			entry.attr.st_ino = self + (fuse_ino_t)(kind - INODE_TOKEN_DIR);
 		}
-		if (!ops_dir_add(fs, reply, inode_file_name(kind), &entry, index))
+		if (!ops_dir_add(fs, reply, inode_file_name(kind), &entry, index + 1))
 			return;
 	}
 }
@@ -568,7 +550,6 @@ static void ops_readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_
 			       struct fuse_file_info *fi, bool plus)
 {
 	struct fs *fs = ops_fs(req);
-	struct ops_dir *dir = (struct ops_dir *)(uintptr_t)fi->fh;
 	struct ops_dir_reply reply = {req, plus, NULL, size, 0, NULL, 0};
 	char id[RR_TOKEN_ID_LENGTH + 1];
 	enum inode_kind kind;
@@ -585,12 +566,9 @@ static void ops_readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_
 		goto out_err;
 	}
 	if (kind == INODE_ROOT) {
-		if (offset == 0 || !dir->loaded) {
-			rc = ops_dir_load(fs, dir);
-			if (rc != 0)
-				goto out_err;
-		}
-		ops_dir_fill_root(fs, &reply, dir, offset);
+		rc = ops_dir_fill_root(fs, &reply, offset);
+		if (rc != 0 && reply.used == 0)
+			goto out_err;
 	} else {
 		rc = rr_client_token_get(fs->client, "readdir", id, &token);
 		if (rc != 0)
@@ -620,15 +598,6 @@ static void ops_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t o
 	ops_readdir_common(req, ino, size, offset, fi, true);
 }
 
-static void ops_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	struct ops_dir *dir = (struct ops_dir *)(uintptr_t)fi->fh;
-
-	if (dir != NULL)
-		ops_dir_free(ops_fs(req), dir);
-	fuse_reply_err(req, 0);
-}
-
 /*
  * Where the kernel can open files without asking (ops_open), an open for
  * writing succeeds and its writes fail (ops_write); an open that truncates
@@ -641,15 +610,6 @@ static void ops_init(void *userdata, struct fuse_conn_info *conn)
 
 	fs->kernel_opens = (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT) != 0;
 	conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
-}
-
-/* The session ends: directory streams whose RELEASEDIR never came. */
-static void ops_destroy(void *userdata)
-{
-	struct fs *fs = userdata;
-
-	while (fs->open_dirs != NULL)
-		ops_dir_free(fs, fs->open_dirs);
 }
 
 /* A name as it may go into a log line: control characters (a newline) become '?'. */
@@ -874,7 +834,6 @@ static void ops_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
  */
 static const struct fuse_lowlevel_ops ops = {
     .init = ops_init,
-    .destroy = ops_destroy,
     .lookup = ops_lookup,
     .forget = ops_forget,
     .forget_multi = ops_forget_multi,
@@ -893,7 +852,6 @@ static const struct fuse_lowlevel_ops ops = {
     .opendir = ops_opendir,
     .readdir = ops_readdir,
     .readdirplus = ops_readdirplus,
-    .releasedir = ops_releasedir,
     .setxattr = ops_setxattr,
     .removexattr = ops_removexattr,
     .access = ops_access,

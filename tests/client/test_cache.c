@@ -87,7 +87,8 @@ static void test_put_and_lookup(void)
 	struct decoded_token c = token(ID_C, 0, "text-c");
 	struct decoded_token a = token(ID_A, 0, NULL);
 	struct decoded_token b = token(ID_B, 500, "text-b");
-	struct rr_token *tokens = NULL;
+	struct rr_token tokens[4];
+	unsigned char from[TOKEN_ID_BYTES];
 	size_t count = 0;
 
 	cache_init(&cache);
@@ -100,13 +101,22 @@ static void test_put_and_lookup(void)
 	check("text kept", has_text(&cache, ID_C, "text-c"));
 	check("no text yet", cache_lookup(&cache, ID_A)->text == NULL);
 	check("one text missing", cache_missing_texts(&cache) == 1);
-	check("copy", cache_copy_tokens(&cache, &tokens, &count) == 0 && count == 3);
+	count = cache_copy_tokens(&cache, NULL, tokens, 4);
+	check("copy", count == 3);
 	check("copy sorted by id", count == 3 && strcmp(tokens[0].id, ID_A) == 0 &&
 				       strcmp(tokens[1].id, ID_B) == 0 &&
 				       strcmp(tokens[2].id, ID_C) == 0);
 	check("copy keeps times",
 	      count == 3 && tokens[1].expires == 500 && tokens[1].created == 100);
-	free(tokens);
+	check("copy stops at max",
+	      cache_copy_tokens(&cache, NULL, tokens, 2) == 2 && strcmp(tokens[1].id, ID_B) == 0);
+	token_id_to_bytes(ID_B, from);
+	count = cache_copy_tokens(&cache, from, tokens, 4);
+	check("copy from an id",
+	      count == 2 && strcmp(tokens[0].id, ID_B) == 0 && strcmp(tokens[1].id, ID_C) == 0);
+	from[TOKEN_ID_BYTES - 1]++;
+	count = cache_copy_tokens(&cache, from, tokens, 4);
+	check("copy from between two ids", count == 1 && strcmp(tokens[0].id, ID_C) == 0);
 	cache_destroy(&cache);
 }
 

@@ -323,17 +323,17 @@ static void respond_normally(const struct fake_request *request, int nth,
 static void test_one_listing_answers_list_and_get_for_list_ttl(void)
 {
 	struct rr_client *client = client_for_test(30);
-	struct rr_token *tokens = NULL;
+	struct rr_token tokens[TOKEN_COUNT + 1];
 	struct rr_token token;
 	size_t count = 0;
 
 	fake_script(respond_normally);
 	check("list",
-	      rr_client_list(client, "readdir", &tokens, &count) == 0 && count == TOKEN_COUNT);
-	free(tokens);
+	      rr_client_list(client, "readdir", NULL, tokens, TOKEN_COUNT + 1, &count) == 0 &&
+		  count == TOKEN_COUNT);
 	check("list again",
-	      rr_client_list(client, "readdir", &tokens, &count) == 0 && count == TOKEN_COUNT);
-	free(tokens);
+	      rr_client_list(client, "readdir", NULL, tokens, TOKEN_COUNT + 1, &count) == 0 &&
+		  count == TOKEN_COUNT);
 	check("get of a listed token", rr_client_token_get(client, "lookup", ids[1], &token) == 0 &&
 					   strcmp(token.id, ids[1]) == 0 && token.created == 100 &&
 					   token.expires == 0);
@@ -348,15 +348,14 @@ static void test_one_listing_answers_list_and_get_for_list_ttl(void)
 static void test_a_stale_listing_is_revalidated_with_its_etag(void)
 {
 	struct rr_client *client = client_for_test(0);
-	struct rr_token *tokens = NULL;
+	struct rr_token tokens[TOKEN_COUNT + 1];
 	size_t count = 0;
 
 	fake_script(respond_normally);
-	rr_client_list(client, "readdir", &tokens, &count);
-	free(tokens);
+	rr_client_list(client, "readdir", NULL, tokens, TOKEN_COUNT + 1, &count);
 	check("a 304 keeps the listing",
-	      rr_client_list(client, "readdir", &tokens, &count) == 0 && count == TOKEN_COUNT);
-	free(tokens);
+	      rr_client_list(client, "readdir", NULL, tokens, TOKEN_COUNT + 1, &count) == 0 &&
+		  count == TOKEN_COUNT);
 	check("two requests", fake_requests() == 2);
 	check("the first without If-None-Match", fake_request_at(0).if_none_match[0] == '\0');
 	check("the second with the ETag", strcmp(fake_request_at(1).if_none_match, "\"e1\"") == 0);
@@ -385,12 +384,12 @@ static void test_a_cold_read_of_one_token_is_one_request(void)
 static void test_reading_every_text_after_a_listing_is_one_bulk_request(void)
 {
 	struct rr_client *client = client_for_test(30);
-	struct rr_token *tokens = NULL;
+	struct rr_token tokens[TOKEN_COUNT + 1];
 	size_t count = 0;
 	bool all = true;
 
 	fake_script(respond_normally);
-	rr_client_list(client, "readdir", &tokens, &count);
+	rr_client_list(client, "readdir", NULL, tokens, TOKEN_COUNT + 1, &count);
 	for (size_t i = 0; i < count; i++) {
 		char *text = NULL;
 		size_t length;
@@ -399,7 +398,6 @@ static void test_reading_every_text_after_a_listing_is_one_bulk_request(void)
 		    all && rr_client_token_text(client, "read", tokens[i].id, &text, &length) == 0;
 		secret_free(text);
 	}
-	free(tokens);
 	check("every text read", all && count == TOKEN_COUNT);
 	check("a listing and one bulk request",
 	      fake_requests() == 2 && strcmp(fake_request_at(1).path, "/tokens?with_token=1") == 0);
@@ -420,12 +418,12 @@ static void respond_without_bulk(const struct fake_request *request, int nth,
 static void test_a_failed_bulk_request_is_not_repeated_for_each_text(void)
 {
 	struct rr_client *client = client_for_test(30);
-	struct rr_token *tokens = NULL;
+	struct rr_token tokens[TOKEN_COUNT + 1];
 	size_t count = 0;
 	bool all = true;
 
 	fake_script(respond_without_bulk);
-	rr_client_list(client, "readdir", &tokens, &count);
+	rr_client_list(client, "readdir", NULL, tokens, TOKEN_COUNT + 1, &count);
 	for (size_t i = 0; i < count; i++) {
 		char *text = NULL;
 		size_t length;
@@ -434,7 +432,6 @@ static void test_a_failed_bulk_request_is_not_repeated_for_each_text(void)
 		    all && rr_client_token_text(client, "read", tokens[i].id, &text, &length) == 0;
 		secret_free(text);
 	}
-	free(tokens);
 	check("every text read one by one", all && count == TOKEN_COUNT);
 	check("one bulk request, then one request per text",
 	      fake_requests() == 2 + TOKEN_COUNT &&
@@ -531,7 +528,7 @@ static void test_two_creates_use_two_keys(void)
 static void test_revoke(void)
 {
 	struct rr_client *client = client_for_test(30);
-	struct rr_token *tokens = NULL;
+	struct rr_token tokens[TOKEN_COUNT + 1];
 	struct rr_token token;
 	char removed[4][RR_TOKEN_ID_LENGTH + 1];
 	size_t count;
@@ -540,8 +537,7 @@ static void test_revoke(void)
 	check("the own token is EBUSY", rr_client_token_revoke(client, "rmdir", own_id) == -EBUSY);
 	check("own token known",
 	      rr_client_is_own_token(client, own_id) && !rr_client_is_own_token(client, ids[0]));
-	rr_client_list(client, "readdir", &tokens, &count);
-	free(tokens);
+	rr_client_list(client, "readdir", NULL, tokens, TOKEN_COUNT + 1, &count);
 	check("an id not listed is ENOENT",
 	      rr_client_token_revoke(client, "rmdir", unknown_id) == -ENOENT);
 	check("no request for either", fake_requests() == 1);
@@ -571,17 +567,16 @@ static void respond_with_one_token_gone(const struct fake_request *request, int 
 static void test_tokens_gone_or_expired_are_collected(void)
 {
 	struct rr_client *client = client_for_test(0);
-	struct rr_token *tokens = NULL;
+	struct rr_token tokens[TOKEN_COUNT + 1];
 	struct rr_token made;
 	char removed[4][RR_TOKEN_ID_LENGTH + 1];
 	size_t count;
 
 	fake_script(respond_with_one_token_gone);
-	rr_client_list(client, "readdir", &tokens, &count);
-	free(tokens);
+	rr_client_list(client, "readdir", NULL, tokens, TOKEN_COUNT + 1, &count);
 	check("the refresh drops it",
-	      rr_client_list(client, "readdir", &tokens, &count) == 0 && count == TOKEN_COUNT - 1);
-	free(tokens);
+	      rr_client_list(client, "readdir", NULL, tokens, TOKEN_COUNT + 1, &count) == 0 &&
+		  count == TOKEN_COUNT - 1);
 	check("reported once", rr_client_collect_removed(client, time(NULL), removed, 4) == 1 &&
 				   strcmp(removed[0], ids[TOKEN_COUNT - 1]) == 0 &&
 				   rr_client_collect_removed(client, time(NULL), removed, 4) == 0);
@@ -608,7 +603,7 @@ static void respond_with_the_answer(const struct fake_request *request, int nth,
 static int list_errno(int status, const char *headers, const char *body)
 {
 	struct rr_client *client = client_for_test(30);
-	struct rr_token *tokens = NULL;
+	struct rr_token tokens[TOKEN_COUNT + 1];
 	size_t count;
 	int error;
 
@@ -616,8 +611,7 @@ static int list_errno(int status, const char *headers, const char *body)
 	headers_answer = headers;
 	body_answer = body;
 	fake_script(respond_with_the_answer);
-	error = rr_client_list(client, "readdir", &tokens, &count);
-	free(tokens);
+	error = rr_client_list(client, "readdir", NULL, tokens, TOKEN_COUNT + 1, &count);
 	rr_client_free(client);
 	return error;
 }
@@ -657,18 +651,17 @@ static void test_check_says_why_in_one_line(void)
 static void test_a_stopped_service_gets_cached_answers_for_reads(void)
 {
 	struct rr_client *client = client_for_test(0);
-	struct rr_token *tokens = NULL;
+	struct rr_token tokens[TOKEN_COUNT + 1];
 	struct rr_token token;
 	size_t count = 0;
 	char message[512];
 
 	fake_script(respond_normally);
-	rr_client_list(client, "readdir", &tokens, &count);
-	free(tokens);
+	rr_client_list(client, "readdir", NULL, tokens, TOKEN_COUNT + 1, &count);
 	fake_stop();
 	check("list from cache",
-	      rr_client_list(client, "readdir", &tokens, &count) == 0 && count == TOKEN_COUNT);
-	free(tokens);
+	      rr_client_list(client, "readdir", NULL, tokens, TOKEN_COUNT + 1, &count) == 0 &&
+		  count == TOKEN_COUNT);
 	check("get from cache", rr_client_token_get(client, "lookup", ids[0], &token) == 0);
 	check("create is ECONNREFUSED",
 	      rr_client_token_create(client, "mkdir", 60, &token) == -ECONNREFUSED);
