@@ -357,10 +357,9 @@ out_err:
  * The kernel keeps its copy of the root's listing (cache_readdir) across
  * opens while the client's listing has neither changed nor been confirmed
  * again since the copy was read: a repeated `ls -l` is then one OPENDIR,
- * not the READDIRPLUS requests of the whole listing (about 150 tokens
- * each) and the copy of the listing they make. Tokens that go are also dropped
- * from the copy by notify.c, and the kernel drops it itself on mkdir and
- * rmdir.
+ * not the READDIRPLUS requests of the whole listing. Tokens that go are
+ * also dropped from the copy by notify.c, and the kernel drops it itself on
+ * mkdir and rmdir.
  */
 static void ops_root_cache(struct fs *fs, struct fuse_file_info *fi)
 {
