@@ -43,9 +43,6 @@ struct fs {
 	_Atomic uint64_t root_version;
 };
 
-/* The project's version, for --version. */
-extern const char fs_version[];
-
 /* The operations table, for fuse_session_new(). */
 const struct fuse_lowlevel_ops *ops_table(void);
 

@@ -31,6 +31,7 @@
 #include "notify.h"
 #include "options.h"
 #include "secret.h"
+#include "version.h"
 
 /* Idle worker threads kept for the next burst of requests, unless -o max_idle_threads says. */
 #define MAIN_IDLE_THREADS 10
@@ -150,7 +151,7 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	if (cmdline.show_version) {
-		printf("rerobotsfs version %s\n", fs_version);
+		printf("rerobotsfs version %s\n", rr_version);
 		printf("FUSE library version %s\n", fuse_pkgversion());
 		fuse_lowlevel_version();
 		status = 0;

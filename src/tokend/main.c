@@ -22,12 +22,15 @@
 #include <time.h>
 
 #include <jansson.h>
+#include <microhttpd.h>
+#include <sqlite3.h>
 
 #include "api.h"
 #include "duration.h"
 #include "log.h"
 #include "secret.h"
 #include "server.h"
+#include "version.h"
 
 #define MAIN_EXIT_USAGE		  2
 #define MAIN_DEFAULT_MAX_DURATION (365 * 24 * 3600)
@@ -47,6 +50,7 @@ static const char main_usage[] =
     "usage: rerobots-tokend --data DIR --listen HOST:PORT [--rate-limit N]\n"
     "                       [--max-duration D] [--tls-cert FILE --tls-key FILE]\n"
     "       rerobots-tokend --data DIR --add-user NAME [--duration D]\n"
+    "       rerobots-tokend --version | --help\n"
     "\n"
     "Serves the rerobots token API (v1) from the state in DIR, or makes a token\n"
     "for NAME and prints it. Durations are like 90s, 1h30m, 7d, 2w.\n"
@@ -59,6 +63,7 @@ static const char main_usage[] =
     "  --rate-limit N      requests per hour per token (default 3600)\n"
     "  --tls-cert FILE     serve HTTPS with this certificate (PEM)...\n"
     "  --tls-key FILE      ...and this private key (PEM)\n"
+    "  -V, --version       show the versions of the service and its libraries\n"
     "  -h, --help          show this help\n";
 
 /* One line on stderr and exit status 2, as for any bad command line. */
@@ -117,6 +122,7 @@ static void main_parse(int argc, char **argv, struct main_options *options)
 	    {"rate-limit", required_argument, NULL, RATE_LIMIT},
 	    {"tls-cert", required_argument, NULL, TLS_CERT},
 	    {"tls-key", required_argument, NULL, TLS_KEY},
+	    {"version", no_argument, NULL, 'V'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -128,7 +134,7 @@ static void main_parse(int argc, char **argv, struct main_options *options)
 	    .rate_limit = MAIN_DEFAULT_RATE_LIMIT,
 	};
 	opterr = 0;
-	while ((option = getopt_long(argc, argv, ":h", long_options, NULL)) != -1) {
+	while ((option = getopt_long(argc, argv, ":hV", long_options, NULL)) != -1) {
 		switch (option) {
 		case DATA:
 			options->data_dir = optarg;
@@ -157,6 +163,12 @@ static void main_parse(int argc, char **argv, struct main_options *options)
 			break;
 		case 'h':
 			fputs(main_usage, stdout);
+			exit(0);
+		case 'V':
+			printf("rerobots-tokend version %s\n", rr_version);
+			printf("libmicrohttpd version %s\n", MHD_get_version());
+			printf("SQLite version %s\n", sqlite3_libversion());
+			printf("Jansson version %s\n", JANSSON_VERSION);
 			exit(0);
 		case ':':
 			main_usage_error("%s needs a value", argv[optind - 1]);

@@ -47,3 +47,5 @@ def test_installed_programs_run(installed):
     usage = subprocess.run([installed.prefix / "sbin/rerobots-tokend", "--help"],
                            capture_output=True, text=True)
     assert usage.returncode == 0 and "--add-user" in usage.stdout
+    version = run([installed.prefix / "sbin/rerobots-tokend", "--version"]).stdout
+    assert "rerobots-tokend version 0.1.0" in version.splitlines()

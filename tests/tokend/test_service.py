@@ -1,5 +1,6 @@
 """The service of SPEC section 4: command line, bootstrap, durability, concurrency, TLS, its log."""
 
+import re
 import signal
 import socket
 import stat
@@ -96,6 +97,16 @@ def test_help_exits_0(build_dir):
     result = run_tokend(build_dir, "--help")
     assert result.returncode == 0
     assert "--add-user" in result.stdout
+
+
+@pytest.mark.parametrize("option", ["--version", "-V"])
+def test_version_exits_0_with_the_versions(build_dir, option):
+    result = run_tokend(build_dir, option)
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    assert re.fullmatch(r"rerobots-tokend version \d+\.\d+\.\d+", lines[0])
+    assert [line.split(" version ")[0] for line in lines[1:]] == ["libmicrohttpd", "SQLite",
+                                                                   "Jansson"]
 
 
 def test_port_0_picks_a_free_port(tokend, tokend_factory):
