@@ -381,24 +381,31 @@ static void test_a_cold_read_of_one_token_is_one_request(void)
 	rr_client_free(client);
 }
 
-static void test_reading_every_text_after_a_listing_is_one_bulk_request(void)
+/* Lists, then reads the text of every token listed; how many texts were read. */
+static size_t read_every_text(struct rr_client *client)
 {
-	struct rr_client *client = client_for_test(30);
 	struct rr_token tokens[TOKEN_COUNT + 1];
 	size_t count = 0;
-	bool all = true;
+	size_t read = 0;
 
-	fake_script(respond_normally);
 	rr_client_list(client, "readdir", NULL, tokens, TOKEN_COUNT + 1, &count);
 	for (size_t i = 0; i < count; i++) {
 		char *text = NULL;
 		size_t length;
 
-		all =
-		    all && rr_client_token_text(client, "read", tokens[i].id, &text, &length) == 0;
+		if (rr_client_token_text(client, "read", tokens[i].id, &text, &length) == 0)
+			read++;
 		secret_free(text);
 	}
-	check("every text read", all && count == TOKEN_COUNT);
+	return read;
+}
+
+static void test_reading_every_text_after_a_listing_is_one_bulk_request(void)
+{
+	struct rr_client *client = client_for_test(30);
+
+	fake_script(respond_normally);
+	check("every text read", read_every_text(client) == TOKEN_COUNT);
 	check("a listing and one bulk request",
 	      fake_requests() == 2 && strcmp(fake_request_at(1).path, "/tokens?with_token=1") == 0);
 	rr_client_free(client);
@@ -418,21 +425,9 @@ static void respond_without_bulk(const struct fake_request *request, int nth,
 static void test_a_failed_bulk_request_is_not_repeated_for_each_text(void)
 {
 	struct rr_client *client = client_for_test(30);
-	struct rr_token tokens[TOKEN_COUNT + 1];
-	size_t count = 0;
-	bool all = true;
 
 	fake_script(respond_without_bulk);
-	rr_client_list(client, "readdir", NULL, tokens, TOKEN_COUNT + 1, &count);
-	for (size_t i = 0; i < count; i++) {
-		char *text = NULL;
-		size_t length;
-
-		all =
-		    all && rr_client_token_text(client, "read", tokens[i].id, &text, &length) == 0;
-		secret_free(text);
-	}
-	check("every text read one by one", all && count == TOKEN_COUNT);
+	check("every text read one by one", read_every_text(client) == TOKEN_COUNT);
 	check("one bulk request, then one request per text",
 	      fake_requests() == 2 + TOKEN_COUNT &&
 		  strcmp(fake_request_at(1).path, "/tokens?with_token=1") == 0 &&
