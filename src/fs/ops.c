@@ -14,8 +14,9 @@
  *
  * The kernel's own caches do most of the work: token entries and attributes
  * stay valid for list_ttl (notify.c tells the kernel early when a token
- * goes), file contents are kept across opens, and names that can never be
- * tokens are cached as negative entries for an hour.
+ * goes), files open without asking the driver and keep their pages across
+ * opens, and names that can never be tokens are cached as negative entries
+ * for an hour.
  */
 #include "fs.h"
 
