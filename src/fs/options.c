@@ -24,7 +24,7 @@
 
 enum {
 	OPTIONS_KEY_TOKEN,
-	OPTIONS_KEY_ALLOW_OTHER,
+	OPTIONS_KEY_OTHERS_ALLOWED,
 };
 
 #define OPTION(template, field)                                                                    \
@@ -40,7 +40,8 @@ static const struct fuse_opt options_table[] = {
     OPTION("cafile=%s", cafile),
     OPTION("insecure", insecure),
     FUSE_OPT_KEY("token=", OPTIONS_KEY_TOKEN),
-    FUSE_OPT_KEY("allow_other", OPTIONS_KEY_ALLOW_OTHER),
+    FUSE_OPT_KEY("allow_other", OPTIONS_KEY_OTHERS_ALLOWED),
+    FUSE_OPT_KEY("allow_root", OPTIONS_KEY_OTHERS_ALLOWED),
     /* Words of /etc/fstab that mount(8) may hand on and that mean nothing to a FUSE mount. */
     FUSE_OPT_KEY("_netdev", FUSE_OPT_KEY_DISCARD),
     FUSE_OPT_KEY("auto", FUSE_OPT_KEY_DISCARD),
@@ -61,8 +62,8 @@ static int options_key(void *data, const char *arg, int key, struct fuse_args *a
 		log_error("a token is never accepted on the command line; "
 			  "put it in a file only you can read and use -o token_file=PATH");
 		return -1;
-	case OPTIONS_KEY_ALLOW_OTHER:
-		options->allow_other = true;
+	case OPTIONS_KEY_OTHERS_ALLOWED:
+		options->others_allowed = true;
 		return 1;
 	case FUSE_OPT_KEY_NONOPT:
 		/* Held back until a second one shows that this one is not the mount point. */
@@ -116,8 +117,13 @@ static int options_add_mount_options(struct fuse_args *args, const struct option
 	}
 	if (fuse_opt_add_arg(args, arg) != 0)
 		goto out;
-	/* Other users must get no more than the modes allow (SPEC 2.6). */
-	if (options->allow_other && fuse_opt_add_arg(args, "-odefault_permissions") != 0)
+	/*
+	 * Other users must get no more than the modes allow. libfuse's own check
+	 * of allow_root sees only requests, and the kernel answers most reads of
+	 * a warm mount from its caches without one: only the kernel's check of
+	 * the modes keeps others out of those.
+	 */
+	if (options->others_allowed && fuse_opt_add_arg(args, "-odefault_permissions") != 0)
 		goto out;
 	rc = 0;
 out:

@@ -24,7 +24,7 @@ struct options {
 	char *list_ttl; /* as given; NULL for the default */
 	char *cafile;
 	int insecure;
-	bool allow_other;
+	bool others_allowed; /* allow_other or allow_root */
 
 	/* Filled in by options_parse from the texts above. */
 	long timeout_seconds;
@@ -34,7 +34,7 @@ struct options {
 /*
  * Takes the driver's options out of args, checks them, fills in the
  * defaults and adds the mount options the driver always sets (subtype,
- * fsname, default_permissions with allow_other). Returns 0, or -1 after
+ * fsname, default_permissions with allow_other or allow_root). Returns 0, or -1 after
  * saying why on stderr.
  */
 int options_parse(struct fuse_args *args, struct options *options);

@@ -67,23 +67,26 @@ def mount_factory(driver, tokend, tmp_path):
     the origin must come from env.
     With as_nobody the driver runs with the real user id of nobody (so the
     tree belongs to nobody and only nobody may enter it) on a mount point
-    that nobody can reach. Every mount is unmounted at teardown.
+    that nobody can reach; with reachable, the mount point is one that every
+    user can reach (the tree's own modes then decide). Every mount is
+    unmounted at teardown.
     """
     mounts = []
     scratch = []
 
     def make(list_ttl=LIST_TTL, options=(), token=None, env=None, as_nobody=False,
-             token_file=True, origin=True, flags=()):
+             token_file=True, origin=True, flags=(), reachable=False):
         index = len(mounts)
         if token is None:
             token = tokend.add_user("alice")
-        if as_nobody:
+        if as_nobody or reachable:
             parent = Path(tempfile.mkdtemp(prefix="rerobotsfs-"))
             scratch.append(parent)
             parent.chmod(0o755)
             mountpoint = parent / "mnt"
             mountpoint.mkdir()
-            os.chown(mountpoint, NOBODY, NOBODY)
+            if as_nobody:
+                os.chown(mountpoint, NOBODY, NOBODY)
         else:
             mountpoint = tmp_path / f"mnt-{index}"
             mountpoint.mkdir()
