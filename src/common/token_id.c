@@ -64,3 +64,25 @@ bool token_id_is_valid(const char *name)
 
 	return token_id_to_bytes(name, bytes);
 }
+
+bool token_text_is_jwt(const char *text, size_t length)
+{
+	size_t part_length = 0;
+	int dots = 0;
+
+	for (size_t i = 0; i < length; i++) {
+		char c = text[i];
+
+		if (c == '.') {
+			if (part_length == 0 || ++dots > 2)
+				return false;
+			part_length = 0;
+		} else if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+			   (c >= '0' && c <= '9') || c == '-' || c == '_') {
+			part_length++;
+		} else {
+			return false;
+		}
+	}
+	return dots == 2;
+}

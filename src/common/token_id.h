@@ -15,6 +15,13 @@
 /* Writes the id of the token text into id (TOKEN_ID_LENGTH + 1 bytes); returns 0. */
 int token_id_compute(const char *text, size_t length, char *id);
 
+/*
+ * True when text looks like a JWT: base64url characters in three parts
+ * joined by two dots, the first two not empty. Nothing else may go into an
+ * Authorization header, where a CR or LF would start a header of its own.
+ */
+bool token_text_is_jwt(const char *text, size_t length);
+
 /* True when name is exactly 64 lowercase hexadecimal digits. */
 bool token_id_is_valid(const char *name);
 

@@ -4,6 +4,8 @@ import os
 import signal
 import subprocess
 
+import pytest
+
 from fsutil import Api, mount_entry, token_id, wait_until, write_token_file
 from mountutil import is_mounted
 
@@ -55,6 +57,45 @@ def test_a_token_file_others_can_read_is_refused(run_driver, tokend, tmp_path):
     assert tokend.requests() == []
 
 
+def test_a_token_file_open_to_the_group_names_what_is_open(run_driver, tokend, tmp_path):
+    token_file = write_token_file(tmp_path / "jwt.txt", tokend.add_user("alice"), mode=0o610)
+    result = run_driver("-o", f"origin={tokend.url},token_file={token_file}")
+    assert result.returncode != 0
+    line = one_line(result)
+    assert "executable" in line and "writable" not in line and "chmod 600" in line
+
+
+def test_a_token_file_that_is_a_fifo_is_refused_without_blocking(run_driver, tokend, tmp_path):
+    fifo = tmp_path / "jwt.txt"
+    os.mkfifo(fifo, 0o600)
+    result = run_driver("-o", f"origin={tokend.url},token_file={fifo}")
+    assert result.returncode != 0
+    assert "not a regular file" in one_line(result)
+    assert tokend.requests() == []
+
+
+@pytest.mark.parametrize("extra", ["\r\nX-Injected: yes", "\nX-Injected: yes", " tail", "\x00"])
+def test_a_token_file_holding_more_than_a_jwt_is_refused(run_driver, tokend, tmp_path, extra):
+    token = tokend.add_user("alice")
+    token_file = write_token_file(tmp_path / "jwt.txt", token + extra)
+    result = run_driver("-o", f"origin={tokend.url},token_file={token_file}")
+    assert result.returncode != 0
+    line = one_line(result)
+    assert str(token_file) in line and "does not hold a token" in line
+    assert token not in result.stderr
+    assert tokend.requests() == []
+
+
+def test_an_environment_token_holding_more_than_a_jwt_is_refused(run_driver, tokend):
+    token = tokend.add_user("alice")
+    env = dict(os.environ, REROBOTS_API_TOKEN=token + "\r\nX-Injected: yes")
+    result = run_driver("-o", f"origin={tokend.url}", env=env)
+    assert result.returncode != 0
+    assert "$REROBOTS_API_TOKEN does not hold a token" in one_line(result)
+    assert token not in result.stderr
+    assert tokend.requests() == []
+
+
 def test_a_token_is_never_taken_on_the_command_line(run_driver, tokend):
     token = tokend.add_user("alice")
     result = run_driver("-o", f"origin={tokend.url},token={token}")
@@ -81,7 +122,7 @@ def test_a_revoked_token_mounts_nothing(run_driver, tokend, tmp_path):
 
 
 def test_a_garbage_token_mounts_nothing(run_driver, tokend, tmp_path):
-    token_file = write_token_file(tmp_path / "jwt.txt", "garbage")
+    token_file = write_token_file(tmp_path / "jwt.txt", "garbage.garbage.garbage")
     result = run_driver("-o", f"origin={tokend.url},token_file={token_file}")
     assert result.returncode != 0
     assert "rejected the token" in one_line(result)
