@@ -105,6 +105,19 @@ static bool decode_text_is_valid(const char *text, size_t length)
 	return true;
 }
 
+/*
+ * A text must hash to the id it comes with, wherever it comes from: a
+ * server or a proxy that swapped texts would otherwise make ID/jwt.txt
+ * hold another token.
+ */
+static bool decode_text_matches_id(const struct decoded_token *token)
+{
+	char id[RR_TOKEN_ID_LENGTH + 1];
+
+	return token_id_compute(token->text, token->text_length, id) == 0 &&
+	       memcmp(id, token->id, sizeof(id)) == 0;
+}
+
 static int decode_token_object(json_t *object, bool require_text, struct decoded_token *token,
 			       const char **why)
 {
@@ -140,6 +153,10 @@ static int decode_token_object(json_t *object, bool require_text, struct decoded
 	}
 	token->text = json_string_value(text);
 	token->text_length = json_string_length(text);
+	if (!decode_text_matches_id(token)) {
+		*why = "\"id\" is not the SHA-256 of \"token\"";
+		return -EIO;
+	}
 	return 0;
 }
 
@@ -337,8 +354,9 @@ static bool decode_plain_token(const char *element, size_t length, bool require_
 	if (!decode_plain_char(&plain, '}'))
 		return false;
 	decode_plain_blanks(&plain);
+	/* A text that does not match its id is left to the jansson path to name. */
 	return plain.at == plain.end && seen_id && seen_created && seen_expires &&
-	       (token->text != NULL || !require_text);
+	       (token->text != NULL ? decode_text_matches_id(token) : !require_text);
 }
 
 /* Decodes the complete token object in the element buffer and hands it out. */

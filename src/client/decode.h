@@ -1,8 +1,8 @@
 /*
- * Strict jansson decoders for the answers of SPEC section 3. Anything that
+ * Strict jansson decoders for the answers of the token API. Anything that
  * is not exactly the described JSON (missing or mistyped field, an id that is
- * not 64 lowercase hex digits, cut-off or non-JSON text) is -EIO, and *why
- * names the first problem for the log.
+ * not 64 lowercase hex digits, a text whose SHA-256 is not its id, cut-off or
+ * non-JSON text) is -EIO, and *why names the first problem for the log.
  */
 #ifndef RR_CLIENT_DECODE_H
 #define RR_CLIENT_DECODE_H

@@ -260,13 +260,15 @@ static size_t http_write_body(char *data, size_t size, size_t count, void *user)
 	struct http_transfer *transfer = user;
 	struct http_response *response = transfer->response;
 	size_t length = size * count;
+	bool to_sink = http_body_goes_to_sink(transfer);
+	size_t limit = to_sink ? HTTP_BODY_MAX : HTTP_BUFFERED_BODY_MAX;
 
-	if (length > HTTP_BODY_MAX - transfer->received) {
-		response->body_too_large = true;
+	if (length > limit - transfer->received) {
+		response->body_limit_passed = limit;
 		return 0;
 	}
 	transfer->received += length;
-	if (http_body_goes_to_sink(transfer)) {
+	if (to_sink) {
 		if (transfer->request->sink(transfer->request->sink_user, data, length) != 0) {
 			response->body_rejected = true;
 			return 0;
@@ -516,9 +518,9 @@ void http_perform(struct http_pool *pool, const struct http_request *request,
 		response->status = 0;
 	if (curl_easy_getinfo(handle, CURLINFO_OS_ERRNO, &response->os_errno) != CURLE_OK)
 		response->os_errno = 0;
-	if (response->body_too_large)
+	if (response->body_limit_passed != 0)
 		snprintf(response->error_text, sizeof(response->error_text),
-			 "response body larger than %d MiB", HTTP_BODY_MAX / (1024 * 1024));
+			 "response body larger than %zu KiB", response->body_limit_passed / 1024);
 	else if (response->result != CURLE_OK && response->error_text[0] == '\0')
 		snprintf(response->error_text, sizeof(response->error_text), "%s",
 			 curl_easy_strerror(response->result));

@@ -11,8 +11,14 @@
 
 #include <curl/curl.h>
 
-/* Larger answers are refused (-EIO); 10,000 tokens with their texts take about 8 MiB. */
-#define HTTP_BODY_MAX (64 * 1024 * 1024)
+/*
+ * Larger answers are refused (-EIO). A listing goes to its sink as it
+ * arrives (10,000 tokens with their texts take about 8 MiB); every other
+ * answer, one token or an error, is kept whole and needs a few hundred
+ * bytes, so a hostile server cannot make each request hold megabytes.
+ */
+#define HTTP_BODY_MAX	       (64 * 1024 * 1024)
+#define HTTP_BUFFERED_BODY_MAX (64 * 1024)
 
 #define HTTP_ETAG_MAX 256
 
@@ -45,7 +51,7 @@ struct http_response {
 	char *body;    /* NUL-terminated; wiped by http_response_release() */
 	size_t body_length;
 	size_t body_capacity;
-	bool body_too_large;
+	size_t body_limit_passed; /* the limit the body passed, or 0 */
 	bool body_rejected; /* the sink refused the body: result is CURLE_OK, the rest unread */
 	char etag[HTTP_ETAG_MAX]; /* "" when the answer had none */
 	bool rate_limit_exhausted;

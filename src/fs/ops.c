@@ -490,17 +490,18 @@ static int ops_dir_fill_root(struct fs *fs, struct ops_dir_reply *reply, off_t o
 	size_t count;
 	int rc;
 
+	if (offset > OPS_ROOT_FIRST_TOKEN && !ops_root_resume(offset, from))
+		return 0;
+	/* The listing before the dots: a root that cannot be listed fails, rather than look empty.
+	 */
+	rc = rr_client_list(fs->client, "readdir", offset > OPS_ROOT_FIRST_TOKEN ? from : NULL,
+			    page, OPS_ROOT_PAGE, &count);
+	if (rc != 0)
+		return rc;
 	for (; offset < OPS_ROOT_FIRST_TOKEN; offset++)
 		if (!ops_dir_add_dots(fs, reply, offset, FUSE_ROOT_ID))
 			return 0;
-	if (offset > OPS_ROOT_FIRST_TOKEN && !ops_root_resume(offset, from))
-		return 0;
-	do {
-		rc = rr_client_list(fs->client, "readdir",
-				    offset == OPS_ROOT_FIRST_TOKEN ? NULL : from, page,
-				    OPS_ROOT_PAGE, &count);
-		if (rc != 0)
-			return rc;
+	for (;;) {
 		for (size_t i = 0; i < count; i++) {
 			memset(&entry, 0, sizeof(entry));
 			ops_attr(fs, INODE_TOKEN_DIR, inode_number(fs->inodes, page[i].id),
@@ -516,8 +517,12 @@ static int ops_dir_fill_root(struct fs *fs, struct ops_dir_reply *reply, off_t o
 			if (!ops_dir_add(fs, reply, page[i].id, &entry, offset))
 				return 0;
 		}
-	} while (count == OPS_ROOT_PAGE && ops_root_resume(offset, from));
-	return 0;
+		if (count < OPS_ROOT_PAGE || !ops_root_resume(offset, from))
+			return 0;
+		rc = rr_client_list(fs->client, "readdir", from, page, OPS_ROOT_PAGE, &count);
+		if (rc != 0)
+			return rc;
+	}
 }
 
 static void ops_dir_fill_token(struct fs *fs, struct ops_dir_reply *reply,

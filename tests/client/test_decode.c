@@ -12,6 +12,13 @@
 #define ID_B "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define ID_C "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"
 #define JWT  "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl"
+#define JWT2 "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJib2IifQ.c2lnbmF0dXJl"
+/* The SHA-256 of each text the tests send: a text must hash to its id. */
+#define ID_JWT	 "033f6d14935a222725c64bd06983b67ec6b8faebb811bdfc02102657ce3fae83"
+#define ID_JWT2	 "3307779f73d3b3f2e6f06f12e6ce83e9616851afa1c6b499345ffab591a33ced"
+#define ID_ABC	 "845e30448809e2bc8958eb025bfc795235d13b077a53d0c3abbd2385170dc9b8"
+#define ID_T	 "e3b98a4da31a127d4bde6e43033f66ba274cab0eb7eb1c70ec41402bf6273dd8"
+#define ID_SLASH "c14cddc033f64b9dea80ea675cf280a015e672516090a5626781153dc68fea11"
 
 static int failures;
 
@@ -144,14 +151,14 @@ static void test_listing_fed_in_pieces(void)
 {
 	struct collected collected;
 	const char *body = " {\"other\": [1, {\"a\": \"]}\\\"[{\"}], \"tokens\" : [ "
-			   "{\"id\": \"" ID_A "\", \"created\": 10, \"expires\": 20, "
+			   "{\"id\": \"" ID_JWT "\", \"created\": 10, \"expires\": 20, "
 			   "\"token\": \"" JWT "\", \"note\": \"}\\\"{\"} ,\n"
-			   "{\"id\": \"" ID_B "\", \"created\": 11, \"expires\": null, "
-			   "\"token\": \"" JWT "\"}\t], \"next\": null}\n";
+			   "{\"id\": \"" ID_JWT2 "\", \"created\": 11, \"expires\": null, "
+			   "\"token\": \"" JWT2 "\"}\t], \"next\": null}\n";
 
 	for (size_t piece = 1; piece <= strlen(body); piece++) {
 		if (list_in_pieces(body, piece, true, &collected) != 0 || collected.count != 2 ||
-		    strcmp(collected.tokens[1].id, ID_B) != 0 ||
+		    strcmp(collected.tokens[1].id, ID_JWT2) != 0 ||
 		    strcmp(collected.texts[0], JWT) != 0) {
 			fail("listing fed in pieces", "wrong result");
 			return;
@@ -179,16 +186,16 @@ static void test_token_objects_in_any_valid_form(void)
 {
 	expect_listed("keys in another order",
 		      "{\"expires\": null, \"token\": \"a.b.c\", \"created\": 5, "
-		      "\"id\": \"" ID_A "\"}",
+		      "\"id\": \"" ID_ABC "\"}",
 		      5, "a.b.c");
 	expect_listed("no blanks",
-		      "{\"id\":\"" ID_A "\",\"created\":0,\"expires\":7,\"token\":\"t\"}", 0, "t");
+		      "{\"id\":\"" ID_T "\",\"created\":0,\"expires\":7,\"token\":\"t\"}", 0, "t");
 	expect_listed("blanks everywhere",
 		      "\n{ \"id\" :\t\"" ID_A "\" ,\r\n \"created\" : 12 , \"expires\" : "
 		      "null }\n",
 		      12, NULL);
 	expect_listed("an escaped text",
-		      "{\"id\": \"" ID_A "\", \"created\": 1, "
+		      "{\"id\": \"" ID_SLASH "\", \"created\": 1, "
 		      "\"expires\": 2, \"token\": \"a\\/b\"}",
 		      1, "a/b");
 	expect_listed("a key the spec does not name",
@@ -212,7 +219,7 @@ static void test_empty_listing(void)
 static void test_listing_with_texts(void)
 {
 	struct collected collected;
-	const char *body = "{\"tokens\": [{\"id\": \"" ID_A "\", \"created\": 10, "
+	const char *body = "{\"tokens\": [{\"id\": \"" ID_JWT "\", \"created\": 10, "
 			   "\"expires\": 20, \"token\": \"" JWT "\"}], \"extra\": 1}";
 
 	if (list(body, true, &collected) != 0 || collected.count != 1) {
@@ -328,6 +335,12 @@ static void test_malformed_listings_are_eio(void)
 			     "{\"tokens\": [{\"id\": \"" ID_A "\", \"created\": 1, \"expires\": 2, "
 			     "\"token\": null}]}",
 			     true);
+	expect_list_rejected("texts swapped between two ids",
+			     "{\"tokens\": [{\"id\": \"" ID_JWT
+			     "\", \"created\": 1, \"expires\": 2, "
+			     "\"token\": \"" JWT2 "\"}, {\"id\": \"" ID_JWT2 "\", \"created\": 1, "
+			     "\"expires\": 2, \"token\": \"" JWT "\"}]}",
+			     true);
 }
 
 static void test_one_token(void)
@@ -335,14 +348,14 @@ static void test_one_token(void)
 	struct decoded_token token;
 	json_t *root = NULL;
 	const char *why = NULL;
-	const char *body = "{\"id\": \"" ID_B "\", \"token\": \"" JWT "\", \"created\": 100, "
+	const char *body = "{\"id\": \"" ID_JWT "\", \"token\": \"" JWT "\", \"created\": 100, "
 			   "\"expires\": 86500}";
 
 	if (decode_token(body, strlen(body), &token, &root, &why) != 0) {
 		fail("one token", why);
 		return;
 	}
-	if (strcmp(token.id, ID_B) != 0 || token.created != 100 || token.expires != 86500 ||
+	if (strcmp(token.id, ID_JWT) != 0 || token.created != 100 || token.expires != 86500 ||
 	    token.text_length != strlen(JWT) || strcmp(token.text, JWT) != 0)
 		fail("one token", "wrong fields");
 	json_decref(root);
@@ -368,9 +381,12 @@ static void test_malformed_tokens_are_eio(void)
 	expect_token_rejected("bad id", "{\"id\": \"xyz\", \"token\": \"" JWT "\", "
 					"\"created\": 1, \"expires\": 2}");
 	expect_token_rejected("expires as a boolean",
-			      "{\"id\": \"" ID_B "\", \"token\": \"" JWT "\", \"created\": 1, "
+			      "{\"id\": \"" ID_JWT "\", \"token\": \"" JWT "\", \"created\": 1, "
 			      "\"expires\": true}");
 	expect_token_rejected("the listing shape", "{\"tokens\": []}");
+	expect_token_rejected("a text that another id hashes from",
+			      "{\"id\": \"" ID_JWT2 "\", \"token\": \"" JWT "\", \"created\": 1, "
+			      "\"expires\": 2}");
 }
 
 static void test_error_message(void)
