@@ -65,8 +65,9 @@ bool rr_client_is_own_token(const struct rr_client *client, const char *id);
  * max of them into tokens, from the first whose id is not below from (64
  * lowercase hex digits, which need not name a token; NULL for the very
  * first), and *count is how many. Taking a listing page by page this way
- * needs no copy of it. When the API cannot be reached and a listing is
- * cached, the cached one is answered.
+ * needs no copy of it. When the API does not answer with a listing (no
+ * answer, a 5xx, a rate limit, a rejected token, a mangled body) and a
+ * listing is cached, the cached one is answered, less what expired.
  */
 int rr_client_list(struct rr_client *client, const char *operation, const char *from,
 		   struct rr_token *tokens, size_t max, size_t *count);

@@ -37,6 +37,8 @@
 #define CLIENT_RETRY_FIRST_MS	 100
 #define CLIENT_RETRY_MAX_MS	 1000
 #define CLIENT_IDEMPOTENCY_BYTES 16
+/* The longest a server's Retry-After or rate-limit reset keeps reads on the cache. */
+#define CLIENT_QUIET_MAX_MS (3600 * 1000L)
 
 /* One GET /token/ID in flight; freed by the last of its owner and waiters. */
 struct text_flight {
@@ -80,6 +82,9 @@ struct rr_client {
 	bool bulk_failed;
 
 	atomic_bool serving_cached;
+	/* Until then (monotonic ms) reads are answered from the cache: the server asked for quiet.
+	 */
+	int64_t quiet_until_ms;
 };
 
 /* The outcome of one request, with the one log line that describes a failure. */
@@ -90,6 +95,7 @@ struct client_outcome {
 	char error_message[DECODE_ERROR_MESSAGE_MAX];
 	char detail[CURL_ERROR_SIZE]; /* curl's error text, or what was wrong with the body */
 	char line[CLIENT_LINE_MAX];
+	long retry_after_s; /* the server's Retry-After or rate-limit reset, 0 for none */
 };
 
 static int64_t client_now_ms(void)
@@ -108,7 +114,8 @@ static int64_t client_now(void)
 static bool client_listing_is_fresh(const struct rr_client *client, int64_t now_ms)
 {
 	return client->cache.listing_valid &&
-	       now_ms - client->cache.listing_ms < client->list_ttl_ms;
+	       (now_ms - client->cache.listing_ms < client->list_ttl_ms ||
+		now_ms < client->quiet_until_ms);
 }
 
 static void client_outcome_set_line(struct client_outcome *outcome, const char *operation,
@@ -137,20 +144,18 @@ static int client_outcome_from_response(struct rr_client *client, const char *op
 	memset(outcome, 0, sizeof(*outcome));
 	outcome->status = response->status;
 	outcome->transport = response->result != CURLE_OK;
-	if (outcome->transport) {
+	outcome->retry_after_s = response->retry_after_s;
+	if (outcome->transport)
 		snprintf(outcome->detail, sizeof(outcome->detail), "%s", response->error_text);
-	} else {
-		if (atomic_exchange(&client->serving_cached, false))
-			log_info("the API at %s answers again: serving fresh data", client->origin);
-		if (response->status >= 400)
-			decode_error_message(response->body, response->body_length,
-					     outcome->error_message,
-					     sizeof(outcome->error_message));
-	}
+	else if (response->status >= 400)
+		decode_error_message(response->body, response->body_length, outcome->error_message,
+				     sizeof(outcome->error_message));
 	outcome->error = api_errno(response->status, response->result, response->os_errno,
 				   outcome->error_message, response->rate_limit_exhausted);
 	if (outcome->error != 0)
 		client_outcome_set_line(outcome, operation, request);
+	else if (atomic_exchange(&client->serving_cached, false))
+		log_info("the API at %s answers again: serving fresh data", client->origin);
 	return outcome->error;
 }
 
@@ -166,12 +171,20 @@ static int client_outcome_bad_body(struct client_outcome *outcome, const char *o
 
 /*
  * A read that the API could not answer is served from the cache: said once
- * in the log, not once per call, until the API answers again.
+ * in the log, not once per call, until the API answers again. A server that
+ * asked for quiet (Retry-After, or a rate limit until its reset) gets it
+ * from reads. Lock held.
  */
 static void client_serve_cached(struct rr_client *client, const struct client_outcome *outcome)
 {
+	int64_t quiet_ms = outcome->retry_after_s * 1000L;
+
 	if (!atomic_exchange(&client->serving_cached, true))
 		log_warning("serving cached data: %s", outcome->line);
+	if (quiet_ms > 0)
+		client->quiet_until_ms =
+		    client_now_ms() +
+		    (quiet_ms < CLIENT_QUIET_MAX_MS ? quiet_ms : CLIENT_QUIET_MAX_MS);
 }
 
 static void client_wait_listing(struct rr_client *client)
@@ -258,9 +271,9 @@ static int client_apply_listing(struct rr_client *client, struct client_listing_
 /*
  * Fetches the listing (with every text when with_texts) while others wait for
  * it. Called with the lock held and no listing in flight. On a failure the
- * line is logged, unless the API is unreachable and a listing is cached:
- * then the listing is trusted for another list_ttl, so that an outage does
- * not make every call wait for the timeout.
+ * line is logged, unless a listing is cached: then the listing is trusted
+ * for another list_ttl (or as long as the server asked), so that an outage
+ * does not make every call wait for the timeout, nor the mount add to it.
  */
 static int client_fetch_listing(struct rr_client *client, const char *operation, bool with_texts,
 				bool quiet, struct client_outcome *outcome)
@@ -310,7 +323,7 @@ static int client_fetch_listing(struct rr_client *client, const char *operation,
 	decode_stream_release(&read.stream);
 	cache_listing_release(&read.listing);
 
-	if (error != 0 && api_error_is_unreachable(error) && client->cache.listing_valid) {
+	if (error != 0 && !api_error_is_authoritative(error) && client->cache.listing_valid) {
 		client_serve_cached(client, outcome);
 		client->cache.listing_ms = client_now_ms();
 		client->cache.version++;
@@ -430,8 +443,8 @@ static int text_flight_request(struct rr_client *client, const char *operation,
  * GET /token/ID, made once however many threads ask at the same time. Lock
  * held. *landed is the flight (its token and text on success), which the
  * caller releases with text_flight_release() under the lock. With
- * cached_fallback the caller can answer from the cache when the API is
- * unreachable, and the failure is logged as such.
+ * cached_fallback the caller can answer from the cache unless the API said
+ * 404, and the failure is logged as such.
  */
 static int client_fetch_token(struct rr_client *client, const char *operation, const char *id,
 			      bool cached_fallback, struct text_flight **landed)
@@ -474,7 +487,7 @@ static int client_fetch_token(struct rr_client *client, const char *operation, c
 		/* A token that left the cache meanwhile (revoked) is not brought back. */
 		if (epoch == client->removal_epoch || cache_lookup(&client->cache, id) != NULL)
 			cache_put(&client->cache, &decoded, client_now_ms());
-	} else if (api_error_is_unreachable(error) && cached_fallback) {
+	} else if (!api_error_is_authoritative(error) && cached_fallback) {
 		client_serve_cached(client, &outcome);
 	} else {
 		log_error("%s", outcome.line);
@@ -621,7 +634,7 @@ static int client_listing_ensure(struct rr_client *client, const char *operation
 	client->list_called = true;
 	if (!client_listing_is_fresh(client, client->list_call_ms)) {
 		error = client_refresh_listing(client, operation);
-		if (api_error_is_unreachable(error) && client->cache.listing_valid)
+		if (!api_error_is_authoritative(error) && client->cache.listing_valid)
 			error = 0;
 		/* Tokens may have expired while the request was out. */
 		cache_expire(&client->cache, client_now());
@@ -678,19 +691,20 @@ int rr_client_token_get(struct rr_client *client, const char *operation, const c
 	if (client->cache.listing_valid) {
 		if (!client_listing_is_fresh(client, now_ms)) {
 			error = client_refresh_listing(client, operation);
-			if (api_error_is_unreachable(error) && client->cache.listing_valid)
+			if (!api_error_is_authoritative(error) && client->cache.listing_valid)
 				error = 0;
 			cache_expire(&client->cache, client_now());
 			entry = cache_lookup(&client->cache, id);
 		}
-	} else if (entry == NULL || now_ms - entry->verified_ms >= client->list_ttl_ms) {
+	} else if (entry == NULL || (now_ms - entry->verified_ms >= client->list_ttl_ms &&
+				     now_ms >= client->quiet_until_ms)) {
 		error = client_fetch_token(client, operation, id, entry != NULL, &flight);
 		if (error == 0) {
 			*token = flight->token;
 			goto out;
 		}
 		entry = cache_lookup(&client->cache, id);
-		if (api_error_is_unreachable(error) && entry != NULL)
+		if (!api_error_is_authoritative(error) && entry != NULL)
 			error = 0;
 	}
 	if (error == 0 && entry == NULL)

@@ -77,6 +77,11 @@ bool api_error_is_unreachable(int error)
 	return error == -ETIMEDOUT || error == -ECONNREFUSED || error == -EHOSTUNREACH;
 }
 
+bool api_error_is_authoritative(int error)
+{
+	return error == -ENOENT;
+}
+
 bool api_transport_is_transient(CURLcode result)
 {
 	switch (result) {

@@ -18,8 +18,16 @@
 int api_errno(long http_status, CURLcode result, long os_errno, const char *error_message,
 	      bool rate_limit_exhausted);
 
-/* True for the errors of an API that cannot be reached: a read may then be answered from cache. */
+/* True for the errors of an API that cannot be reached at all. */
 bool api_error_is_unreachable(int error);
+
+/*
+ * True when an error is the API's word on the data itself (404: no such
+ * token), which the cache must follow. Any other failure (no answer, a 5xx,
+ * a rate limit, a rejected token, a mangled body) says nothing about the
+ * tokens: a read is then answered from the cache where it holds the answer.
+ */
+bool api_error_is_authoritative(int error);
 
 /*
  * True when a transfer failed in a way that may have lost the answer to a

@@ -9,12 +9,14 @@
 #include "http.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "log.h"
 #include "secret.h"
@@ -312,18 +314,25 @@ static size_t http_write_header(char *line, size_t size, size_t count, void *use
 {
 	struct http_response *response = user;
 	size_t length = size * count;
-	char remaining[32];
+	char value[32];
+	char *end;
 
 	/* A new status line (after a 1xx) starts a new set of headers. */
 	if (length >= 5 && strncmp(line, "HTTP/", 5) == 0) {
 		response->etag[0] = '\0';
 		response->rate_limit_exhausted = false;
+		response->rate_limit_reset = 0;
 		return length;
 	}
 	if (http_header_value(line, length, "ETag", response->etag, sizeof(response->etag)))
 		return length;
-	if (http_header_value(line, length, "X-RateLimit-Remaining", remaining, sizeof(remaining)))
-		response->rate_limit_exhausted = strcmp(remaining, "0") == 0;
+	if (http_header_value(line, length, "X-RateLimit-Remaining", value, sizeof(value)))
+		response->rate_limit_exhausted = strcmp(value, "0") == 0;
+	if (http_header_value(line, length, "X-RateLimit-Reset", value, sizeof(value))) {
+		response->rate_limit_reset = strtoll(value, &end, 10);
+		if (*end != '\0' || response->rate_limit_reset < 0)
+			response->rate_limit_reset = 0;
+	}
 	return length;
 }
 
@@ -464,6 +473,22 @@ static CURLcode http_request_forget(CURL *handle)
 	return curl_easy_setopt(handle, CURLOPT_HEADERDATA, NULL);
 }
 
+/* Retry-After (curl reads both of its forms), or the rate limit's reset when no credit is left. */
+static void http_response_retry_after(CURL *handle, struct http_response *response)
+{
+	curl_off_t retry_after = 0;
+	long long now = (long long)time(NULL);
+
+	if (curl_easy_getinfo(handle, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK &&
+	    retry_after > 0)
+		response->retry_after_s = retry_after > LONG_MAX ? LONG_MAX : (long)retry_after;
+	if (response->rate_limit_exhausted && response->rate_limit_reset > now &&
+	    response->rate_limit_reset - now > response->retry_after_s)
+		response->retry_after_s = response->rate_limit_reset - now > LONG_MAX
+					      ? LONG_MAX
+					      : (long)(response->rate_limit_reset - now);
+}
+
 void http_perform(struct http_pool *pool, const struct http_request *request,
 		  struct http_response *response)
 {
@@ -518,6 +543,7 @@ void http_perform(struct http_pool *pool, const struct http_request *request,
 		response->status = 0;
 	if (curl_easy_getinfo(handle, CURLINFO_OS_ERRNO, &response->os_errno) != CURLE_OK)
 		response->os_errno = 0;
+	http_response_retry_after(handle, response);
 	if (response->body_limit_passed != 0)
 		snprintf(response->error_text, sizeof(response->error_text),
 			 "response body larger than %zu KiB", response->body_limit_passed / 1024);

@@ -1,7 +1,8 @@
 /*
  * HTTP for the token API with libcurl: requests from any thread, kept-alive
  * connections, the headers every call carries, and the answer's status, body
- * and the two headers the client reads (ETag, X-RateLimit-Remaining).
+ * and the headers the client reads (ETag, X-RateLimit-Remaining and -Reset,
+ * Retry-After).
  */
 #ifndef RR_CLIENT_HTTP_H
 #define RR_CLIENT_HTTP_H
@@ -55,6 +56,9 @@ struct http_response {
 	bool body_rejected; /* the sink refused the body: result is CURLE_OK, the rest unread */
 	char etag[HTTP_ETAG_MAX]; /* "" when the answer had none */
 	bool rate_limit_exhausted;
+	long long rate_limit_reset; /* X-RateLimit-Reset, seconds since the Epoch, or 0 */
+	long retry_after_s; /* how long the server asks to be left alone (Retry-After, or until
+			       X-RateLimit-Reset when no credit is left), 0 when it did not say */
 	char error_text[CURL_ERROR_SIZE]; /* curl's words for a failed transfer */
 };
 

@@ -114,14 +114,25 @@ static void test_tls_failures(void)
 	expect("CA file unreadable", transport(CURLE_SSL_CACERT_BADFILE, 0), -EIO);
 }
 
-static void test_unreachable_errors_allow_cached_reads(void)
+static void test_unreachable_errors(void)
 {
-	expect_bool("ETIMEDOUT serves cache", api_error_is_unreachable(-ETIMEDOUT), true);
-	expect_bool("ECONNREFUSED serves cache", api_error_is_unreachable(-ECONNREFUSED), true);
-	expect_bool("EHOSTUNREACH serves cache", api_error_is_unreachable(-EHOSTUNREACH), true);
-	expect_bool("EIO does not", api_error_is_unreachable(-EIO), false);
-	expect_bool("EACCES does not", api_error_is_unreachable(-EACCES), false);
-	expect_bool("ENOENT does not", api_error_is_unreachable(-ENOENT), false);
+	expect_bool("ETIMEDOUT is unreachable", api_error_is_unreachable(-ETIMEDOUT), true);
+	expect_bool("ECONNREFUSED is", api_error_is_unreachable(-ECONNREFUSED), true);
+	expect_bool("EHOSTUNREACH is", api_error_is_unreachable(-EHOSTUNREACH), true);
+	expect_bool("EIO is not", api_error_is_unreachable(-EIO), false);
+	expect_bool("EACCES is not", api_error_is_unreachable(-EACCES), false);
+	expect_bool("ENOENT is not", api_error_is_unreachable(-ENOENT), false);
+}
+
+/* Only the API's word on a token changes what a read answers from the cache. */
+static void test_only_a_404_is_authoritative(void)
+{
+	expect_bool("ENOENT is the API's word on a token", api_error_is_authoritative(-ENOENT),
+		    true);
+	expect_bool("EIO is not", api_error_is_authoritative(-EIO), false);
+	expect_bool("EACCES is not", api_error_is_authoritative(-EACCES), false);
+	expect_bool("EAGAIN is not", api_error_is_authoritative(-EAGAIN), false);
+	expect_bool("ETIMEDOUT is not", api_error_is_authoritative(-ETIMEDOUT), false);
 }
 
 static void test_lost_answers_are_retried(void)
@@ -148,7 +159,8 @@ int main(void)
 	test_no_answer_within_timeout_is_etimedout();
 	test_unreachable_is_econnrefused_or_ehostunreach();
 	test_tls_failures();
-	test_unreachable_errors_allow_cached_reads();
+	test_unreachable_errors();
+	test_only_a_404_is_authoritative();
 	test_lost_answers_are_retried();
 	if (failures > 0) {
 		fprintf(stderr, "%d failures\n", failures);
