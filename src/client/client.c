@@ -30,6 +30,7 @@
 #include "errors.h"
 #include "http.h"
 #include "log.h"
+#include "settle.h"
 #include "secret.h"
 #include "token_id.h"
 
@@ -54,6 +55,7 @@ struct text_flight {
 
 struct rr_client {
 	struct http_pool *http;
+	struct settle *settle; /* creates whose outcome is unknown */
 	char *origin;
 	char own_id[RR_TOKEN_ID_LENGTH + 1];
 	long timeout_ms;
@@ -503,6 +505,8 @@ static int client_fetch_token(struct rr_client *client, const char *operation, c
 	return error;
 }
 
+static int client_settle_revoke(void *user, const char *id);
+
 struct rr_client *rr_client_new(const struct rr_client_options *options)
 {
 	struct http_options http_options;
@@ -564,6 +568,12 @@ struct rr_client *rr_client_new(const struct rr_client_options *options)
 		rr_client_free(client);
 		return NULL;
 	}
+	client->settle = settle_new(client->http, client_settle_revoke, client);
+	if (client->settle == NULL) {
+		log_error("cannot make the API client: %s", strerror(ENOMEM));
+		rr_client_free(client);
+		return NULL;
+	}
 	return client;
 }
 
@@ -571,6 +581,8 @@ void rr_client_free(struct rr_client *client)
 {
 	if (client == NULL)
 		return;
+	/* First: its thread revokes through the client. */
+	settle_free(client->settle);
 	http_pool_free(client->http);
 	cache_destroy(&client->cache);
 	free(client->changes);
@@ -848,6 +860,26 @@ static int client_idempotency_key(char *key, size_t size)
 	return 0;
 }
 
+/*
+ * Whether a failed create may have made a token all the same: its answer
+ * was lost or cut, late, a 5xx, or a success whose body is not a token. A
+ * refused connection or a 4xx made none.
+ */
+static bool client_create_may_have_made(const struct http_response *response)
+{
+	switch (response->result) {
+	case CURLE_OK:
+		return response->status >= 500 ||
+		       (response->status >= 200 && response->status < 300);
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_CONNECT:
+		return false;
+	default:
+		return true;
+	}
+}
+
 int rr_client_token_create(struct rr_client *client, const char *operation, int64_t duration,
 			   struct rr_token *token)
 {
@@ -881,6 +913,8 @@ int rr_client_token_create(struct rr_client *client, const char *operation, int6
 	}
 	if (error != 0) {
 		log_error("%s", outcome.line);
+		if (client_create_may_have_made(&response))
+			settle_add(client->settle, key, body);
 		goto out;
 	}
 
@@ -896,27 +930,19 @@ out:
 	return error;
 }
 
-int rr_client_token_revoke(struct rr_client *client, const char *operation, const char *id)
+/*
+ * POST /revoke/ID, retried, and the token out of the cache. With report
+ * the kernel is told of it; it learns of a local rmdir by itself, of a 404
+ * it must be told.
+ */
+static int client_revoke(struct rr_client *client, const char *operation, const char *id,
+			 bool report)
 {
 	char path[sizeof("/revoke/") + RR_TOKEN_ID_LENGTH];
 	struct http_request request = {.method = "POST", .path = path};
 	struct http_response response;
 	struct client_outcome outcome;
-	bool listed;
 	int error;
-
-	if (rr_client_is_own_token(client, id))
-		return -EBUSY;
-	if (id == NULL || !token_id_is_valid(id))
-		return -ENOENT;
-	pthread_mutex_lock(&client->lock);
-	cache_expire(&client->cache, client_now());
-	listed = cache_lookup(&client->cache, id) != NULL;
-	if (!listed && client_listing_is_fresh(client, client_now_ms())) {
-		pthread_mutex_unlock(&client->lock);
-		return -ENOENT;
-	}
-	pthread_mutex_unlock(&client->lock);
 
 	snprintf(path, sizeof(path), "/revoke/%s", id);
 	error = client_perform_retrying(client, operation, &request, &response, &outcome);
@@ -927,13 +953,36 @@ int rr_client_token_revoke(struct rr_client *client, const char *operation, cons
 		return error;
 
 	pthread_mutex_lock(&client->lock);
-	/* The kernel learns of a local revoke from rmdir itself; of a 404 it must be told. */
-	cache_remove(&client->cache, id, error == -ENOENT);
+	cache_remove(&client->cache, id, report || error == -ENOENT);
 	client->removal_epoch++;
 	if (error == 0)
 		client_record_change(client, id, false);
 	pthread_mutex_unlock(&client->lock);
 	return error;
+}
+
+int rr_client_token_revoke(struct rr_client *client, const char *operation, const char *id)
+{
+	bool known_absent;
+
+	if (rr_client_is_own_token(client, id))
+		return -EBUSY;
+	if (id == NULL || !token_id_is_valid(id))
+		return -ENOENT;
+	pthread_mutex_lock(&client->lock);
+	cache_expire(&client->cache, client_now());
+	known_absent = cache_lookup(&client->cache, id) == NULL &&
+		       client_listing_is_fresh(client, client_now_ms());
+	pthread_mutex_unlock(&client->lock);
+	if (known_absent)
+		return -ENOENT;
+	return client_revoke(client, operation, id, false);
+}
+
+/* A token that a create whose outcome was unknown made: not in any listing yet, maybe. */
+static int client_settle_revoke(void *user, const char *id)
+{
+	return client_revoke(user, "mkdir", id, true);
 }
 
 size_t rr_client_collect_removed(struct rr_client *client, int64_t now,
