@@ -14,10 +14,13 @@ needs no waiting. At teardown the service is stopped with SIGTERM and the
 test fails unless it exited 0.
 """
 
+import functools
+import http.server
 import os
 import re
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -233,3 +236,24 @@ def class_tokend(build_dir, tmp_path_factory):
     service.start()
     yield service
     service.stop()
+
+
+@pytest.fixture
+def plain_http_server(tmp_path):
+    """The URL of Python's http.server serving a directory: a web server that is not the token API."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("<html><body>not the token API</body></html>\n")
+    handler = functools.partial(QuietHandler, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):
+        pass
