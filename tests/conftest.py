@@ -238,22 +238,34 @@ def class_tokend(build_dir, tmp_path_factory):
     service.stop()
 
 
-@pytest.fixture
-def plain_http_server(tmp_path):
-    """The URL of Python's http.server serving a directory: a web server that is not the token API."""
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "index.html").write_text("<html><body>not the token API</body></html>\n")
-    handler = functools.partial(QuietHandler, directory=str(site))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
+class PlainHttpServer:
+    """Python's http.server serving `directory` at `url`: a web server that is not the token API."""
+
+    def __init__(self, directory):
+        self.directory = directory
+        handler = functools.partial(QuietHandler, directory=str(directory))
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format, *args):
         pass
+
+
+@pytest.fixture
+def plain_http_server(tmp_path):
+    """A PlainHttpServer of a directory holding an index.html; a test may add files."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("<html><body>not the token API</body></html>\n")
+    server = PlainHttpServer(site)
+    yield server
+    server.stop()

@@ -111,7 +111,7 @@ def test_an_answer_that_departs_from_the_document_fails_its_rule(tokend, token_f
 
 
 def test_a_plain_web_server_fails_with_its_404_and_every_other_rule_skipped(plain_http_server, token_file):
-    result = run_conformance(plain_http_server, token_file)
+    result = run_conformance(plain_http_server.url, token_file)
     found = outcomes(result)
     assert found["listing"] == "FAIL" and set(found.values()) == {"FAIL", "skip"}
     assert list(found.values()).count("FAIL") == 1
