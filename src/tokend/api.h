@@ -36,6 +36,9 @@ struct api_request {
 	const char *if_none_match;
 	const char *idempotency_key;
 	const char *with_token;
+	/* The paging parameters of GET /tokens. */
+	const char *limit;
+	const char *after;
 	const char *body;
 	size_t body_length;
 };
