@@ -1,9 +1,13 @@
 """scripts/conformance: it passes a real rerobots-tokend, fails what is not the API, and harms nothing."""
 
+import http.server
+import json
 import re
 import socket
 import sqlite3
 import subprocess
+import threading
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 import requests
@@ -131,3 +135,72 @@ def test_an_origin_where_nothing_listens_fails(token_file):
 def test_origin_and_token_file_are_required(arguments):
     result = subprocess.run([str(SCRIPT), *arguments], capture_output=True, text=True, timeout=TIMEOUT)
     assert result.returncode == 2 and "required" in result.stderr
+
+
+class PagingProxy(http.server.BaseHTTPRequestHandler):
+    """Forwards every request to `target`, changed as `drop` says.
+
+    drop="parameters" forwards requests without limit and after, as to a
+    server that does not page; drop="next" takes next out of the answers, as
+    from a server whose pages stop short.
+    """
+
+    target = None
+    drop = None
+    protocol_version = "HTTP/1.1"
+
+    def forward(self):
+        parts = urlsplit(self.path)
+        dropped = ("limit", "after") if self.drop == "parameters" else ()
+        query = urlencode([(key, value) for key, value in parse_qsl(parts.query, keep_blank_values=True)
+                           if key not in dropped])
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        headers = {key: value for key, value in self.headers.items()
+                   if key.lower() not in ("host", "content-length", "connection")}
+        answer = requests.request(self.command, self.target + parts.path + ("?" + query if query else ""),
+                                  headers=headers, data=body, timeout=10)
+        content = answer.content
+        if self.drop == "next" and answer.status_code == 200 and parts.path == "/tokens":
+            listing = answer.json()
+            listing.pop("next", None)
+            content = json.dumps(listing).encode()
+        self.send_response(answer.status_code)
+        for key, value in answer.headers.items():
+            if key.lower() not in ("content-length", "connection", "transfer-encoding"):
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(content)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(content)
+
+    do_GET = do_POST = do_HEAD = forward
+
+    def log_message(self, format, *args):
+        pass
+
+
+def run_through_proxy(tokend, token_file, drop):
+    handler = type("Handler", (PagingProxy,), {"target": tokend.url, "drop": drop})
+    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
+    thread.start()
+    try:
+        return run_conformance(f"http://127.0.0.1:{proxy.server_address[1]}", token_file)
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+        thread.join()
+
+
+def test_a_server_that_does_not_page_passes_the_rules_of_pages(tokend, token_file):
+    found = outcomes(run_through_proxy(tokend, token_file, "parameters"))
+    assert [found[rule] for rule in ("pages", "pages-with-token", "page-etag")] == ["pass"] * 3
+    assert tokend.requests("GET", "/tokens?")
+    assert not [line for line in tokend.requests("GET", "/tokens") if "limit=" in line or "after=" in line]
+
+
+def test_pages_that_stop_short_fail_the_rules_of_pages(tokend, token_file):
+    result = run_through_proxy(tokend, token_file, "next")
+    found = outcomes(result)
+    assert found["pages"] == found["pages-with-token"] == "FAIL"
+    assert "the pages do not make the whole listing" in result.stdout
