@@ -157,7 +157,7 @@ static int client_outcome_from_response(struct rr_client *client, const char *op
 	return outcome->error;
 }
 
-/* A success status whose body is not what SPEC section 3 describes. */
+/* A success status whose body is not what docs/openapi.yaml describes. */
 static int client_outcome_bad_body(struct client_outcome *outcome, const char *operation,
 				   const struct http_request *request, int error, const char *why)
 {
@@ -587,7 +587,7 @@ int rr_client_check(struct rr_client *client, char *message, size_t size)
 	pthread_mutex_lock(&client->lock);
 	while (client->listing_in_flight)
 		client_wait_listing(client);
-	/* Quiet: the caller prints the message, and SPEC 2.6 wants one line. */
+	/* Quiet: the caller prints the message, which must be the mount's one line. */
 	error = client_fetch_listing(client, "check", false, true, &outcome);
 	pthread_mutex_unlock(&client->lock);
 

@@ -1,5 +1,5 @@
 /*
- * The calls of SPEC section 3; see api.h. Each handler fills the response
+ * The calls of docs/openapi.yaml; see api.h. Each handler fills the response
  * with exactly one status and, for anything but 304, a JSON body.
  */
 #include "api.h"

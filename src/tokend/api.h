@@ -1,5 +1,5 @@
 /*
- * The token API of SPEC section 3, apart from HTTP: routes a request,
+ * The token API of docs/openapi.yaml, apart from HTTP: routes a request,
  * authenticates it, counts it against the rate limit, and produces the
  * status and JSON body. server.c carries it over libmicrohttpd.
  */

@@ -1,4 +1,4 @@
-"""SPEC 2.6: the command line, the token's sources and the check before mounting."""
+"""The command line, the token's sources and the check before mounting (rerobotsfs(1))."""
 
 import os
 import signal
