@@ -14,10 +14,13 @@ needs no waiting. At teardown the service is stopped with SIGTERM and the
 test fails unless it exited 0.
 """
 
+import functools
+import http.server
 import os
 import re
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -233,3 +236,36 @@ def class_tokend(build_dir, tmp_path_factory):
     service.start()
     yield service
     service.stop()
+
+
+class PlainHttpServer:
+    """Python's http.server serving `directory` at `url`: a web server that is not the token API."""
+
+    def __init__(self, directory):
+        self.directory = directory
+        handler = functools.partial(QuietHandler, directory=str(directory))
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):
+        pass
+
+
+@pytest.fixture
+def plain_http_server(tmp_path):
+    """A PlainHttpServer of a directory holding an index.html; a test may add files."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("<html><body>not the token API</body></html>\n")
+    server = PlainHttpServer(site)
+    yield server
+    server.stop()

@@ -53,7 +53,9 @@ void rr_client_free(struct rr_client *client);
  * The one authenticated request made before mounting. Returns 0, or a
  * negative errno with a one-line explanation for a person in message
  * ("the API rejected the token: wrong authorization token", "cannot reach
- * http://…: Connection refused").
+ * http://…: Connection refused", or, for a server that answers a 404 or
+ * something other than the API's JSON, that it does not serve the API and
+ * where the API's document and conformance suite are).
  */
 int rr_client_check(struct rr_client *client, char *message, size_t size);
 

@@ -96,6 +96,8 @@ struct client_outcome {
 	long status;
 	char error_message[DECODE_ERROR_MESSAGE_MAX];
 	char detail[CURL_ERROR_SIZE]; /* curl's error text, or what was wrong with the body */
+	/* An answer whose body is not the JSON docs/openapi.yaml gives for its status. */
+	bool body_unexpected;
 	char line[CLIENT_LINE_MAX];
 	long retry_after_s; /* the server's Retry-After or rate-limit reset, 0 for none */
 };
@@ -150,8 +152,10 @@ static int client_outcome_from_response(struct rr_client *client, const char *op
 	if (outcome->transport)
 		snprintf(outcome->detail, sizeof(outcome->detail), "%s", response->error_text);
 	else if (response->status >= 400)
-		decode_error_message(response->body, response->body_length, outcome->error_message,
-				     sizeof(outcome->error_message));
+		outcome->body_unexpected =
+		    decode_error_message(response->body, response->body_length,
+					 outcome->error_message,
+					 sizeof(outcome->error_message)) != 0;
 	outcome->error = api_errno(response->status, response->result, response->os_errno,
 				   outcome->error_message, response->rate_limit_exhausted);
 	if (outcome->error != 0)
@@ -161,11 +165,13 @@ static int client_outcome_from_response(struct rr_client *client, const char *op
 	return outcome->error;
 }
 
-/* A success status whose body is not what SPEC section 3 describes. */
+/* A success status whose body is not what docs/openapi.yaml describes. */
 static int client_outcome_bad_body(struct client_outcome *outcome, const char *operation,
 				   const struct http_request *request, int error, const char *why)
 {
 	outcome->error = error;
+	/* -EIO is a body that would not decode; anything else failed here, not there. */
+	outcome->body_unexpected = error == -EIO;
 	snprintf(outcome->detail, sizeof(outcome->detail), "%s", why);
 	client_outcome_set_line(outcome, operation, request);
 	return error;
@@ -592,6 +598,17 @@ void rr_client_free(struct rr_client *client)
 	free(client);
 }
 
+/*
+ * Whether the answer to the first listing shows a server that does not speak
+ * the API at all, as a web server or another API at the origin would answer:
+ * a 404 for GET /tokens, or a body that is not the API's JSON. A 5xx with a
+ * web page is left out: that is what a proxy in front of a failing API says.
+ */
+static bool client_answer_is_not_the_api(const struct client_outcome *outcome)
+{
+	return outcome->status == 404 || (outcome->status < 500 && outcome->body_unexpected);
+}
+
 int rr_client_check(struct rr_client *client, char *message, size_t size)
 {
 	struct client_outcome outcome;
@@ -600,7 +617,7 @@ int rr_client_check(struct rr_client *client, char *message, size_t size)
 	pthread_mutex_lock(&client->lock);
 	while (client->listing_in_flight)
 		client_wait_listing(client);
-	/* Quiet: the caller prints the message, and SPEC 2.6 wants one line. */
+	/* Quiet: the caller prints the message, which must be the mount's one line. */
 	error = client_fetch_listing(client, "check", false, true, &outcome);
 	pthread_mutex_unlock(&client->lock);
 
@@ -614,6 +631,15 @@ int rr_client_check(struct rr_client *client, char *message, size_t size)
 	else if (outcome.transport)
 		snprintf(message, size, "no valid answer from %s: %s", client->origin,
 			 outcome.detail);
+	else if (client_answer_is_not_the_api(&outcome))
+		snprintf(message, size,
+			 "%s does not serve the rerobots token API: GET /tokens answered HTTP %ld: "
+			 "%s; the API is docs/openapi.yaml in rerobotsfs's sources, and "
+			 "scripts/conformance there checks a server against it",
+			 client->origin, outcome.status,
+			 outcome.error_message[0] ? outcome.error_message
+			 : outcome.detail[0]	  ? outcome.detail
+						  : "response body is not JSON");
 	else if (error == -EACCES)
 		snprintf(message, size, "the API at %s rejected the token: %s", client->origin,
 			 outcome.error_message[0] ? outcome.error_message : "HTTP 401");

@@ -48,7 +48,7 @@ static struct rr_client *main_client(const struct options *options, const char *
 	    .insecure = options->insecure != 0,
 	};
 	struct rr_client *client;
-	char message[512];
+	char message[1024];
 
 	client = rr_client_new(&client_options);
 	if (client == NULL)

@@ -1,5 +1,5 @@
 /*
- * The calls of SPEC section 3; see api.h. Each handler fills the response
+ * The calls of docs/openapi.yaml; see api.h. Each handler fills the response
  * with exactly one status and, for anything but 304, a JSON body.
  */
 #include "api.h"
@@ -15,6 +15,8 @@
 
 #define API_IDEMPOTENCY_SECONDS (24 * 3600)
 #define API_IDEMPOTENCY_KEY_MAX 255
+/* The most tokens one page of a listing holds, whatever its limit asks. */
+#define API_PAGE_MAX		1000
 #define API_HTTP_OK		200
 #define API_HTTP_CREATED	201
 #define API_HTTP_NOT_MODIFIED	304
@@ -83,23 +85,139 @@ struct api_listing {
 	json_t *tokens;
 	bool with_text;
 	int64_t earliest_expiry;
+	/* A page holds at most limit tokens (0: the whole listing); more is set when one follows.
+	 */
+	size_t limit;
+	size_t count;
+	bool more;
+	char last[TOKEN_ID_LENGTH + 1];
 };
 
+/* Stops the walk (1) at the token past a full page, which tells that another page follows. */
 static int api_list_one(const struct store_token *token, void *context)
 {
 	struct api_listing *listing = context;
 
+	if (listing->limit != 0 && listing->count == listing->limit) {
+		listing->more = true;
+		return 1;
+	}
 	if (token->expires < listing->earliest_expiry)
 		listing->earliest_expiry = token->expires;
-	return json_array_append_new(listing->tokens, api_token_json(token, listing->with_text)) ==
-		       0
-		   ? 0
-		   : -ENOMEM;
+	if (json_array_append_new(listing->tokens, api_token_json(token, listing->with_text)) != 0)
+		return -ENOMEM;
+	memcpy(listing->last, token->id, TOKEN_ID_LENGTH);
+	listing->last[TOKEN_ID_LENGTH] = '\0';
+	listing->count++;
+	return 0;
 }
 
 static bool api_flag_is_set(const char *value)
 {
 	return value != NULL && (strcmp(value, "1") == 0 || strcmp(value, "true") == 0);
+}
+
+/*
+ * The paging parameters of GET /tokens: *paged when either is given, and
+ * then listing->limit. -EINVAL with the reason in message for a 400.
+ */
+static int api_parse_page(const struct api_request *request, struct api_listing *listing,
+			  bool *paged, char *message, size_t size)
+{
+	size_t limit = 0;
+
+	*paged = request->limit != NULL || request->after != NULL;
+	if (!*paged)
+		return 0;
+	if (request->after != NULL && !token_id_is_valid(request->after)) {
+		snprintf(message, size,
+			 "after must be a token id: 64 lowercase hexadecimal digits");
+		return -EINVAL;
+	}
+	if (request->limit == NULL) {
+		listing->limit = API_PAGE_MAX;
+		return 0;
+	}
+	for (const char *digit = request->limit; *digit != '\0'; digit++) {
+		if (*digit < '0' || *digit > '9') {
+			limit = 0;
+			break;
+		}
+		/* Past the page size the value no longer matters, and cannot overflow. */
+		if (limit <= API_PAGE_MAX)
+			limit = limit * 10 + (size_t)(*digit - '0');
+	}
+	if (limit == 0) {
+		snprintf(message, size, "limit must be a whole number from 1");
+		return -EINVAL;
+	}
+	listing->limit = limit < API_PAGE_MAX ? limit : API_PAGE_MAX;
+	return 0;
+}
+
+/*
+ * Reads the tokens of a listing (a page of it where listing->limit is set)
+ * into a JSON body, with "next" where another page follows.
+ */
+static int api_listing_read(struct api *api, const char *user, int64_t now, const char *after,
+			    struct api_listing *listing, char **body)
+{
+	json_t *root;
+	int err;
+
+	listing->tokens = json_array();
+	if (listing->tokens == NULL)
+		return -ENOMEM;
+	if (listing->limit != 0)
+		/* One more than a page, to learn whether another follows. */
+		err = store_token_page(api->store, user, now, listing->with_text, after,
+				       (int64_t)listing->limit + 1, api_list_one, listing);
+	else
+		err = store_token_list(api->store, user, now, listing->with_text, api_list_one,
+				       listing);
+	if (err < 0) {
+		json_decref(listing->tokens);
+		return err;
+	}
+	root = json_pack("{s:o}", "tokens", listing->tokens);
+	if (root != NULL && listing->more &&
+	    json_object_set_new(root, "next", json_string(listing->last)) != 0) {
+		json_decref(root);
+		root = NULL;
+	}
+	*body = root == NULL ? NULL : json_dumps(root, JSON_COMPACT);
+	json_decref(root);
+	return *body == NULL ? -ENOMEM : 0;
+}
+
+/*
+ * The ETag of the whole plain listing of user as of generation, and its
+ * body where body is not NULL (freed with secret_free): from memory, or read
+ * and remembered. Every representation and page takes its ETag from this
+ * one, so that a page's ETag tells whether the whole listing changed.
+ */
+static int api_plain_listing(struct api *api, const char *user, uint64_t generation, int64_t now,
+			     char *etag, char **body)
+{
+	struct api_listing listing = {.earliest_expiry = INT64_MAX};
+	char *built;
+	int err;
+
+	if (listing_cache_lookup(api->listings, user, generation, now, etag, body))
+		return 0;
+	err = api_listing_read(api, user, now, NULL, &listing, &built);
+	if (err < 0)
+		return err;
+	if (listing_etag_compute(built, strlen(built), etag) < 0) {
+		secret_free(built);
+		return -EIO;
+	}
+	listing_cache_store(api->listings, user, generation, listing.earliest_expiry, etag, built);
+	if (body != NULL)
+		*body = built;
+	else
+		secret_free(built);
+	return 0;
 }
 
 static void api_list(struct api *api, const struct api_request *request, const char *id,
@@ -114,50 +232,44 @@ static void api_list(struct api *api, const struct api_request *request, const c
 	/* Read before the listing: a change racing it leaves a stale generation, never a stale
 	 * ETag. */
 	uint64_t generation = store_generation(api->store);
+	char plain_etag[LISTING_ETAG_SIZE];
+	char message[128];
 	char *body = NULL;
+	bool paged, whole_plain;
 	int err;
 
-	if (request->if_none_match != NULL &&
-	    listing_cache_lookup(api->listings, user, listing.with_text, generation, now,
-				 response->etag, NULL) &&
-	    listing_etag_matches(request->if_none_match, response->etag)) {
-		response->status = API_HTTP_NOT_MODIFIED;
+	if (api_parse_page(request, &listing, &paged, message, sizeof(message)) < 0) {
+		api_set_error(response, API_HTTP_BAD_REQUEST, message);
 		return;
 	}
-	/* Bodies with token texts are not kept; see listing.h. */
-	if (!listing.with_text && listing_cache_lookup(api->listings, user, false, generation, now,
-						       response->etag, &body)) {
-		response->status = API_HTTP_OK;
-		response->body = body;
-		return;
-	}
-
-	listing.tokens = json_array();
-	if (listing.tokens == NULL) {
-		api_set_failure(response, -ENOMEM);
-		return;
-	}
-	err = store_token_list(api->store, user, now, listing.with_text, api_list_one, &listing);
+	/* Only the whole plain listing is answered from memory; see listing.h. */
+	whole_plain = !listing.with_text && !paged;
+	err = api_plain_listing(api, user, generation, now, plain_etag, whole_plain ? &body : NULL);
+	if (err == 0 && listing.with_text)
+		err = listing_etag_derive(plain_etag, "with_token", response->etag);
+	else if (err == 0)
+		memcpy(response->etag, plain_etag, LISTING_ETAG_SIZE);
 	if (err < 0) {
-		json_decref(listing.tokens);
+		response->etag[0] = '\0';
 		api_set_failure(response, err);
 		return;
 	}
-	api_set_json(response, API_HTTP_OK, json_pack("{s:o}", "tokens", listing.tokens));
-	if (response->body == NULL ||
-	    listing_etag_compute(response->body, strlen(response->body), response->etag) < 0) {
-		response->etag[0] = '\0';
-		return;
-	}
-	listing_cache_store(api->listings, user, listing.with_text, generation,
-			    listing.earliest_expiry, response->etag,
-			    listing.with_text ? NULL : response->body);
 	if (request->if_none_match != NULL &&
 	    listing_etag_matches(request->if_none_match, response->etag)) {
-		secret_free(response->body);
-		response->body = NULL;
+		secret_free(body);
 		response->status = API_HTTP_NOT_MODIFIED;
+		return;
 	}
+	if (!whole_plain) {
+		err = api_listing_read(api, user, now, request->after, &listing, &body);
+		if (err < 0) {
+			response->etag[0] = '\0';
+			api_set_failure(response, err);
+			return;
+		}
+	}
+	response->status = API_HTTP_OK;
+	response->body = body;
 }
 
 /* The duration of a POST /tokens body; -EINVAL with the reason in message for a 400. */

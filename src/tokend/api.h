@@ -1,5 +1,5 @@
 /*
- * The token API of SPEC section 3, apart from HTTP: routes a request,
+ * The token API of docs/openapi.yaml, apart from HTTP: routes a request,
  * authenticates it, counts it against the rate limit, and produces the
  * status and JSON body. server.c carries it over libmicrohttpd.
  */
@@ -36,6 +36,9 @@ struct api_request {
 	const char *if_none_match;
 	const char *idempotency_key;
 	const char *with_token;
+	/* The paging parameters of GET /tokens. */
+	const char *limit;
+	const char *after;
 	const char *body;
 	size_t body_length;
 };

@@ -17,7 +17,6 @@
 struct listing_entry {
 	struct listing_entry *next;
 	char user[SIGNER_USER_MAX + 1];
-	bool with_token;
 	uint64_t generation;
 	int64_t valid_until;
 	char etag[LISTING_ETAG_SIZE];
@@ -70,24 +69,23 @@ static struct listing_entry **listing_bucket(struct listing_cache *cache, const 
 }
 
 /* The caller holds cache->lock. */
-static struct listing_entry *listing_find(struct listing_cache *cache, const char *user,
-					  bool with_token)
+static struct listing_entry *listing_find(struct listing_cache *cache, const char *user)
 {
 	for (struct listing_entry *entry = *listing_bucket(cache, user); entry != NULL;
 	     entry = entry->next)
-		if (entry->with_token == with_token && strcmp(entry->user, user) == 0)
+		if (strcmp(entry->user, user) == 0)
 			return entry;
 	return NULL;
 }
 
-bool listing_cache_lookup(struct listing_cache *cache, const char *user, bool with_token,
-			  uint64_t generation, int64_t now, char *etag, char **body)
+bool listing_cache_lookup(struct listing_cache *cache, const char *user, uint64_t generation,
+			  int64_t now, char *etag, char **body)
 {
 	struct listing_entry *entry;
 	bool found = false;
 
 	pthread_rwlock_rdlock(&cache->lock);
-	entry = listing_find(cache, user, with_token);
+	entry = listing_find(cache, user);
 	if (entry == NULL || entry->generation != generation || now >= entry->valid_until)
 		goto out;
 	if (body != NULL) {
@@ -104,9 +102,8 @@ out:
 	return found;
 }
 
-int listing_cache_store(struct listing_cache *cache, const char *user, bool with_token,
-			uint64_t generation, int64_t valid_until, const char *etag,
-			const char *body)
+int listing_cache_store(struct listing_cache *cache, const char *user, uint64_t generation,
+			int64_t valid_until, const char *etag, const char *body)
 {
 	struct listing_entry *entry, **bucket;
 	char *copy = NULL;
@@ -117,7 +114,7 @@ int listing_cache_store(struct listing_cache *cache, const char *user, bool with
 	if (body != NULL && (copy = strdup(body)) == NULL)
 		return -ENOMEM;
 	pthread_rwlock_wrlock(&cache->lock);
-	entry = listing_find(cache, user, with_token);
+	entry = listing_find(cache, user);
 	if (entry == NULL) {
 		entry = calloc(1, sizeof(*entry));
 		if (entry == NULL) {
@@ -125,7 +122,6 @@ int listing_cache_store(struct listing_cache *cache, const char *user, bool with
 			goto out;
 		}
 		strcpy(entry->user, user);
-		entry->with_token = with_token;
 		bucket = listing_bucket(cache, user);
 		entry->next = *bucket;
 		*bucket = entry;
@@ -162,6 +158,16 @@ int listing_etag_compute(const char *body, size_t length, char *etag)
 	etag[LISTING_ETAG_SIZE - 2] = '"';
 	etag[LISTING_ETAG_SIZE - 1] = '\0';
 	return 0;
+}
+
+int listing_etag_derive(const char *etag, const char *representation, char *derived)
+{
+	char seed[LISTING_ETAG_SIZE + 64];
+	int length = snprintf(seed, sizeof(seed), "%s %s", representation, etag);
+
+	if (length < 0 || (size_t)length >= sizeof(seed))
+		return -EINVAL;
+	return listing_etag_compute(seed, (size_t)length, derived);
 }
 
 bool listing_etag_matches(const char *if_none_match, const char *etag)

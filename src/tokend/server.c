@@ -287,6 +287,8 @@ static enum MHD_Result server_handle(void *cls, struct MHD_Connection *connectio
 	    .idempotency_key = server_header(connection, "Idempotency-Key"),
 	    .with_token =
 		MHD_lookup_connection_value(connection, MHD_GET_ARGUMENT_KIND, "with_token"),
+	    .limit = MHD_lookup_connection_value(connection, MHD_GET_ARGUMENT_KIND, "limit"),
+	    .after = MHD_lookup_connection_value(connection, MHD_GET_ARGUMENT_KIND, "after"),
 	    .body = request->body,
 	    .body_length = request->body_length,
 	};

@@ -37,6 +37,8 @@ static const char store_schema[] =
     " expires INTEGER NOT NULL,"
     " revoked INTEGER);"
     "CREATE INDEX IF NOT EXISTS tokens_by_user ON tokens (user, created);"
+    /* A page of a listing is a range of ids, read without sorting the user's tokens. */
+    "CREATE INDEX IF NOT EXISTS tokens_by_user_and_id ON tokens (user, id);"
     "CREATE TABLE IF NOT EXISTS idempotency_keys ("
     " user TEXT NOT NULL,"
     " key TEXT NOT NULL,"
@@ -55,6 +57,8 @@ enum store_statement {
 	STORE_INSERT_TOKEN,
 	STORE_LIST,
 	STORE_LIST_WITH_TEXT,
+	STORE_PAGE,
+	STORE_PAGE_WITH_TEXT,
 	STORE_GET,
 	STORE_OWNER,
 	STORE_REVOKE,
@@ -81,6 +85,12 @@ static const char *const store_statement_sql[STORE_STATEMENT_COUNT] = {
     [STORE_LIST_WITH_TEXT] = "SELECT id, token, created, expires FROM tokens"
 			     " WHERE user = ?1 AND revoked IS NULL AND expires > ?2"
 			     " ORDER BY created, id",
+    [STORE_PAGE] = "SELECT id, NULL, created, expires FROM tokens"
+		   " WHERE user = ?1 AND revoked IS NULL AND expires > ?2 AND id > ?3"
+		   " ORDER BY id LIMIT ?4",
+    [STORE_PAGE_WITH_TEXT] = "SELECT id, token, created, expires FROM tokens"
+			     " WHERE user = ?1 AND revoked IS NULL AND expires > ?2 AND id > ?3"
+			     " ORDER BY id LIMIT ?4",
     [STORE_GET] = "SELECT id, token, created, expires FROM tokens"
 		  " WHERE id = ?1 AND user = ?2 AND revoked IS NULL AND expires > ?3",
     [STORE_OWNER] = "SELECT user, expires, revoked IS NOT NULL FROM tokens WHERE id = ?1",
@@ -326,17 +336,13 @@ out:
 	return err;
 }
 
-int store_token_list(struct store *store, const char *user, int64_t now, bool with_text,
-		     store_token_visitor visit, void *context)
+/* Walks the rows of a listing statement whose parameters are bound; store->lock held. */
+static int store_visit_tokens(struct store *store, sqlite3_stmt *statement,
+			      store_token_visitor visit, void *context)
 {
 	struct store_token token;
-	sqlite3_stmt *statement;
 	int rc, err = 0;
 
-	pthread_mutex_lock(&store->lock);
-	statement = store_statement(store, with_text ? STORE_LIST_WITH_TEXT : STORE_LIST);
-	store_bind_text(statement, 1, user);
-	sqlite3_bind_int64(statement, 2, now);
 	while ((rc = sqlite3_step(statement)) == SQLITE_ROW) {
 		store_read_token(statement, &token);
 		err = visit(&token, context);
@@ -346,6 +352,38 @@ int store_token_list(struct store *store, const char *user, int64_t now, bool wi
 	if (err == 0 && rc != SQLITE_DONE)
 		err = store_fail(store->db, "list tokens");
 	sqlite3_reset(statement);
+	return err;
+}
+
+int store_token_list(struct store *store, const char *user, int64_t now, bool with_text,
+		     store_token_visitor visit, void *context)
+{
+	sqlite3_stmt *statement;
+	int err;
+
+	pthread_mutex_lock(&store->lock);
+	statement = store_statement(store, with_text ? STORE_LIST_WITH_TEXT : STORE_LIST);
+	store_bind_text(statement, 1, user);
+	sqlite3_bind_int64(statement, 2, now);
+	err = store_visit_tokens(store, statement, visit, context);
+	pthread_mutex_unlock(&store->lock);
+	return err;
+}
+
+int store_token_page(struct store *store, const char *user, int64_t now, bool with_text,
+		     const char *after, int64_t count, store_token_visitor visit, void *context)
+{
+	sqlite3_stmt *statement;
+	int err;
+
+	pthread_mutex_lock(&store->lock);
+	statement = store_statement(store, with_text ? STORE_PAGE_WITH_TEXT : STORE_PAGE);
+	store_bind_text(statement, 1, user);
+	sqlite3_bind_int64(statement, 2, now);
+	/* Every id is above "": no cursor starts at the first token. */
+	store_bind_text(statement, 3, after == NULL ? "" : after);
+	sqlite3_bind_int64(statement, 4, count);
+	err = store_visit_tokens(store, statement, visit, context);
 	pthread_mutex_unlock(&store->lock);
 	return err;
 }

@@ -51,6 +51,13 @@ typedef int (*store_token_visitor)(const struct store_token *token, void *contex
 int store_token_list(struct store *store, const char *user, int64_t now, bool with_text,
 		     store_token_visitor visit, void *context);
 
+/*
+ * The same for at most count active tokens of user whose ids come after
+ * after (NULL: from the first), in id order: a page of a listing.
+ */
+int store_token_page(struct store *store, const char *user, int64_t now, bool with_text,
+		     const char *after, int64_t count, store_token_visitor visit, void *context);
+
 /* Fills token with the active token id of user; its text is a secret_dup copy. */
 int store_token_get(struct store *store, const char *user, const char *id, int64_t now,
 		    struct store_token *token);

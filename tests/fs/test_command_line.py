@@ -1,4 +1,4 @@
-"""SPEC 2.6: the command line, the token's sources and the check before mounting."""
+"""The command line, the token's sources and the check before mounting (rerobotsfs(1))."""
 
 import os
 import signal
@@ -136,6 +136,51 @@ def test_a_stopped_service_mounts_nothing(run_driver, tokend, tmp_path):
     assert result.returncode != 0
     line = one_line(result)
     assert "cannot reach" in line and url in line
+
+
+NOT_THE_API = "does not serve the rerobots token API"
+
+
+def assert_says_not_the_api(line, origin, status):
+    assert f"{origin} {NOT_THE_API}: GET /tokens answered HTTP {status}: " in line
+    assert "docs/openapi.yaml" in line and "scripts/conformance" in line
+
+
+def test_a_web_server_that_is_not_the_api_mounts_nothing_and_says_so(
+    run_driver, tokend, plain_http_server, tmp_path
+):
+    token = tokend.add_user("alice")
+    token_file = write_token_file(tmp_path / "jwt.txt", token)
+    result = run_driver("-o", f"origin={plain_http_server.url},token_file={token_file}")
+    assert result.returncode != 0
+    line = one_line(result)
+    assert_says_not_the_api(line, plain_http_server.url, 404)
+    assert token not in result.stderr
+
+
+def test_a_json_404_to_the_listing_says_the_url_does_not_serve_the_api(run_driver, tokend, tmp_path):
+    # A rerobots-tokend under a path it does not have answers every call with
+    # a JSON 404, as an API without the listing call does.
+    token_file = write_token_file(tmp_path / "jwt.txt", tokend.add_user("alice"))
+    origin = tokend.url + "/v1"
+    result = run_driver("-o", f"origin={origin},token_file={token_file}")
+    assert result.returncode != 0
+    line = one_line(result)
+    assert_says_not_the_api(line, origin, 404)
+    assert line.split("HTTP 404: ")[1].startswith("no such path;")
+    assert tokend.requests("GET", "/v1/tokens")
+
+
+def test_a_listing_that_is_not_json_mounts_nothing_and_says_so(
+    run_driver, tokend, plain_http_server, tmp_path
+):
+    (plain_http_server.directory / "tokens").write_text("<html><body>tokens</body></html>\n")
+    token_file = write_token_file(tmp_path / "jwt.txt", tokend.add_user("alice"))
+    result = run_driver("-o", f"origin={plain_http_server.url},token_file={token_file}")
+    assert result.returncode != 0
+    line = one_line(result)
+    assert_says_not_the_api(line, plain_http_server.url, 200)
+    assert "not JSON" in line or "not a JSON object" in line
 
 
 def test_environment_variables_give_origin_and_token(mount_factory, tokend):

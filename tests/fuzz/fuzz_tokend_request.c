@@ -2,14 +2,18 @@
  * libFuzzer target: everything rerobots-tokend reads from a request, through
  * api_handle as server.c calls it: the method, the path and the token id in
  * it, the Authorization header (Bearer parsing, then the JWT), If-None-Match,
- * Idempotency-Key, ?with_token and the JSON body of POST /tokens.
+ * Idempotency-Key, ?with_token, the paging parameters ?limit and ?after, and
+ * the JSON body of POST /tokens.
  *
  * Input: one flags byte, then the fields separated by NUL bytes, in order
- * path, authorization, if_none_match, idempotency_key, with_token, body.
+ * path, authorization, if_none_match, idempotency_key, with_token, body,
+ * limit, after.
  * Flags: bits 0-1 the method (GET, HEAD, POST, another), bit 2 sends a valid
  * token of user "fuzz" instead of the authorization field, so that the
  * fuzzer reaches past authentication; bits 3-6 leave out the header or
- * query fields (sent as absent, NULL) one by one.
+ * query fields (sent as absent, NULL) one by one; bit 7 sends limit and
+ * after, which are left out otherwise (so that inputs written before they
+ * existed keep their meaning).
  *
  * The service's state is a data directory made at start in $TMPDIR (tests/fuzz/run
  * points it at /dev/shm where it can, since every token made is written with
@@ -33,7 +37,7 @@
 #include "secret.h"
 
 #define FUZZ_USER	 "fuzz"
-#define FUZZ_FIELDS	 6
+#define FUZZ_FIELDS	 8
 #define FUZZ_PURGE_EVERY 256
 #define FUZZ_BEARER	 "Bearer "
 
@@ -150,6 +154,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		request.idempotency_key = NULL;
 	if (flags & 64)
 		request.with_token = NULL;
+	if (flags & 128) {
+		request.limit = fields[6];
+		request.after = fields[7];
+	}
 	api_handle(&fuzz_api, &request, &response);
 	if (response.status < 200 || response.status > 599 ||
 	    (response.body == NULL && response.status != 304))

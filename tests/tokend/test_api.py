@@ -1,4 +1,4 @@
-"""The calls of SPEC section 3, row by row."""
+"""The calls of docs/openapi.yaml, row by row."""
 
 import sqlite3
 import threading
