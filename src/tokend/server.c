@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,6 +28,7 @@
 
 #include "log.h"
 #include "secret.h"
+#include "token_id.h"
 
 #define SERVER_THREADS_MIN    2
 #define SERVER_THREADS_MAX    8
@@ -50,40 +52,91 @@ struct server_request {
 	bool too_large;
 	char *body;
 	size_t body_length;
-	char log_uri[SERVER_LOG_URI_MAX + sizeof(SERVER_REDACTED) + 4];
+	char log_uri[SERVER_LOG_URI_MAX + 1];
 };
 
-static bool server_is_jwt_character(char c)
+/* The words of the API's paths; any other path segment may be anything a client sent. */
+static const char *const server_route_words[] = {"tokens", "token", "revoke", "purge"};
+
+static bool server_segment_is_loggable(const char *segment, size_t length)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '-' || c == '_' || c == '.';
+	char id[TOKEN_ID_LENGTH + 1];
+
+	for (size_t i = 0; i < sizeof(server_route_words) / sizeof(server_route_words[0]); i++)
+		if (strlen(server_route_words[i]) == length &&
+		    memcmp(server_route_words[i], segment, length) == 0)
+			return true;
+	if (length != TOKEN_ID_LENGTH)
+		return false;
+	memcpy(id, segment, length);
+	id[length] = '\0';
+	return token_id_is_valid(id);
+}
+
+/* Appends text to the log URI at *length, if it fits. */
+static void server_log_append(char *out, size_t *length, const char *text, size_t size)
+{
+	if (*length + size > SERVER_LOG_URI_MAX)
+		return;
+	memcpy(out + *length, text, size);
+	*length += size;
+}
+
+/* The query as the log shows it: with_token and a short alphanumeric value, else redacted. */
+static void server_log_query(const char *query, char *out, size_t *length)
+{
+	static const char known[] = "with_token=";
+	size_t value_length;
+
+	if (strncmp(query, known, strlen(known)) == 0) {
+		value_length = strlen(query + strlen(known));
+		if (value_length <= 5 &&
+		    strspn(query + strlen(known), "abcdefghijklmnopqrstuvwxyz0123456789") ==
+			value_length) {
+			server_log_append(out, length, query, strlen(query));
+			return;
+		}
+	}
+	server_log_append(out, length, SERVER_REDACTED, strlen(SERVER_REDACTED));
 }
 
 /*
- * The URI as the log shows it: one word of printable characters, cut at
- * SERVER_LOG_URI_MAX, and with anything shaped like a JWT (its base64url
- * header always starts "eyJ", for '{"') replaced, so that a token sent in a
- * path or query by mistake never reaches the log.
+ * The URI as the log shows it: only the path segments that are words of
+ * the API or token ids, and only the query the API knows; anything else
+ * becomes [redacted]. Redacting by what a token looks like (its base64url
+ * header starts "eyJ") is not enough: a percent-encoded token, or one
+ * without its header, would slip through.
  */
 static void server_log_uri(const char *uri, char *out)
 {
+	const char *query = strchr(uri, '?');
+	const char *path_end = query != NULL ? query : uri + strlen(uri);
+	const char *segment = uri;
 	size_t length = 0;
 
-	while (*uri != '\0' && length < SERVER_LOG_URI_MAX) {
-		if (strncmp(uri, "eyJ", 3) == 0) {
-			memcpy(out + length, SERVER_REDACTED, strlen(SERVER_REDACTED));
-			length += strlen(SERVER_REDACTED);
-			while (server_is_jwt_character(*uri))
-				uri++;
+	while (segment < path_end) {
+		const char *slash;
+		size_t segment_length;
+
+		if (*segment == '/') {
+			server_log_append(out, &length, "/", 1);
+			segment++;
 			continue;
 		}
-		out[length++] = (*uri > 0x20 && *uri < 0x7f) ? *uri : '?';
-		uri++;
+		slash = memchr(segment, '/', (size_t)(path_end - segment));
+		segment_length = (size_t)((slash != NULL ? slash : path_end) - segment);
+		if (server_segment_is_loggable(segment, segment_length))
+			server_log_append(out, &length, segment, segment_length);
+		else
+			server_log_append(out, &length, SERVER_REDACTED, strlen(SERVER_REDACTED));
+		segment += segment_length;
 	}
-	if (*uri != '\0') {
-		memcpy(out + length, "...", 3);
-		length += 3;
+	if (query != NULL) {
+		server_log_append(out, &length, "?", 1);
+		server_log_query(query + 1, out, &length);
 	}
+	if (length == 0)
+		server_log_append(out, &length, SERVER_REDACTED, strlen(SERVER_REDACTED));
 	out[length] = '\0';
 }
 
@@ -239,15 +292,43 @@ static bool server_take_body(struct server_request *request, const char *data, s
 	return true;
 }
 
-static enum MHD_Result server_respond_too_large(struct MHD_Connection *connection,
-						const struct server_request *request,
-						const char *method)
+static enum MHD_Result server_count_authorization(void *cls, enum MHD_ValueKind kind,
+						  const char *key, const char *value)
+{
+	unsigned int *count = cls;
+
+	if (strcasecmp(key, MHD_HTTP_HEADER_AUTHORIZATION) == 0)
+		(*count)++;
+	return MHD_YES;
+}
+
+/* Which of two credentials counts is anybody's guess between a proxy and us: neither does. */
+static bool server_has_one_authorization_at_most(struct MHD_Connection *connection)
+{
+	unsigned int count = 0;
+
+	MHD_get_connection_values(connection, MHD_HEADER_KIND, server_count_authorization, &count);
+	return count <= 1;
+}
+
+static enum MHD_Result server_respond_error(struct MHD_Connection *connection,
+					    const struct server_request *request,
+					    const char *method, unsigned int status,
+					    const char *message)
 {
 	struct api_response response;
 
 	memset(&response, 0, sizeof(response));
-	api_set_error(&response, MHD_HTTP_CONTENT_TOO_LARGE, "the body is over 64 KiB");
+	api_set_error(&response, status, message);
 	return server_respond(connection, request, method, &response);
+}
+
+static enum MHD_Result server_respond_too_large(struct MHD_Connection *connection,
+						const struct server_request *request,
+						const char *method)
+{
+	return server_respond_error(connection, request, method, MHD_HTTP_CONTENT_TOO_LARGE,
+				    "the body is over 64 KiB");
 }
 
 static enum MHD_Result server_handle(void *cls, struct MHD_Connection *connection, const char *url,
@@ -278,6 +359,9 @@ static enum MHD_Result server_handle(void *cls, struct MHD_Connection *connectio
 	}
 	if (request->too_large)
 		return server_respond_too_large(connection, request, method);
+	if (!server_has_one_authorization_at_most(connection))
+		return server_respond_error(connection, request, method, MHD_HTTP_BAD_REQUEST,
+					    "more than one Authorization header");
 
 	api_request = (struct api_request){
 	    .method = method,

@@ -277,7 +277,7 @@ def test_one_log_line_per_request_with_method_path_status_user_duration_connecti
         ("GET", "/tokens?with_token=1", "200", "alice"),
         ("POST", "/tokens", "201", "alice"),
         ("GET", "/tokens", "401", "-"),
-        ("GET", "/nope", "404", "-"),
+        ("GET", "/[redacted]", "404", "-"),
     ]
     assert fields[0]["conn"] == fields[1]["conn"] == fields[3]["conn"] != fields[2]["conn"]
     assert tokend.requests("POST") == [lines[1]]
@@ -314,3 +314,26 @@ def test_log_never_contains_a_token_text(tokend):
     for text in texts:
         for part in text.split("."):
             assert part not in log
+
+
+def test_log_shows_no_path_segment_or_query_the_api_does_not_know(tokend):
+    alice = Client(tokend, tokend.add_user("alice"))
+    made = alice.create(60)
+    text = made["token"]
+    encoded = "%65" + text[1:]
+    alice.get("/token/" + encoded)
+    alice.get("/tokens/" + text.split(".", 1)[1])
+    alice.get("/tokens?with_token=" + encoded)
+    alice.get("/nope/" + encoded + "/" + made["id"])
+    alice.get(f"/token/{made['id']}?with_token=1")
+    log = "\n".join(tokend.log_lines())
+    for part in text.split("."):
+        assert part[1:] not in log
+    paths = [tokend.REQUEST_LINE.match(line).group("path") for line in tokend.requests()]
+    assert paths[-5:] == [
+        "/token/[redacted]",
+        "/tokens/[redacted]",
+        "/tokens?[redacted]",
+        f"/[redacted]/[redacted]/{made['id']}",
+        f"/token/{made['id']}?with_token=1",
+    ]
