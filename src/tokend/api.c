@@ -23,6 +23,8 @@
 #define API_HTTP_FORBIDDEN	403
 #define API_HTTP_NOT_FOUND	404
 #define API_HTTP_NOT_ALLOWED	405
+#define API_HTTP_CONFLICT	409
+#define API_HTTP_UNPROCESSABLE	422
 #define API_HTTP_INTERNAL_ERROR 500
 
 typedef void (*api_handler)(struct api *api, const struct api_request *request, const char *id,
@@ -210,7 +212,8 @@ static bool api_idempotency_key_is_valid(const char *key)
 }
 
 int api_make_token(struct api *api, const char *user, int64_t now, int64_t duration,
-		   const char *idempotency_key, struct store_token *token, bool *existing)
+		   const char *idempotency_key, struct store_token *token,
+		   enum store_replay *replay)
 {
 	char *text = NULL;
 	int err;
@@ -225,9 +228,14 @@ int api_make_token(struct api *api, const char *user, int64_t now, int64_t durat
 	token->created = now;
 	token->expires = now + duration;
 	err = store_token_insert(api->store, user, token, idempotency_key,
-				 now - API_IDEMPOTENCY_SECONDS, existing);
-	if (err == 0 && !*existing)
+				 now - API_IDEMPOTENCY_SECONDS, replay);
+	if (err == 0 && *replay == STORE_NEW)
 		return 0;
+	/* An earlier token's text is handed back only where the replay may answer it. */
+	if (err == 0 && *replay != STORE_REPLAY) {
+		secret_free((char *)token->text);
+		token->text = NULL;
+	}
 out:
 	/* Not stored, or an earlier token stands in its place. */
 	secret_free(text);
@@ -241,8 +249,8 @@ static void api_create(struct api *api, const struct api_request *request, const
 {
 	char message[256];
 	struct store_token token;
+	enum store_replay replay;
 	int64_t duration;
-	bool existing;
 	int err;
 
 	if (api_parse_duration(api, request, &duration, message, sizeof(message)) < 0) {
@@ -256,12 +264,25 @@ static void api_create(struct api *api, const struct api_request *request, const
 		return;
 	}
 	err = api_make_token(api, response->user, time(NULL), duration, request->idempotency_key,
-			     &token, &existing);
+			     &token, &replay);
 	if (err < 0) {
 		api_set_failure(response, err);
 		return;
 	}
-	api_set_json(response, existing ? API_HTTP_OK : API_HTTP_CREATED,
+	switch (replay) {
+	case STORE_REPLAY_INACTIVE:
+		api_set_error(response, API_HTTP_CONFLICT,
+			      "the token made for this Idempotency-Key was revoked or has expired");
+		return;
+	case STORE_REPLAY_OTHER_REQUEST:
+		api_set_error(response, API_HTTP_UNPROCESSABLE,
+			      "this Idempotency-Key was used for a request with another duration");
+		return;
+	case STORE_NEW:
+	case STORE_REPLAY:
+		break;
+	}
+	api_set_json(response, replay == STORE_REPLAY ? API_HTTP_OK : API_HTTP_CREATED,
 		     api_token_json(&token, true));
 	secret_free((char *)token.text);
 }

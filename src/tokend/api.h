@@ -61,12 +61,14 @@ void api_set_error(struct api_response *response, unsigned int status, const cha
 
 /*
  * Makes a token for user valid for duration seconds from now and stores it.
- * With an idempotency_key this user used in the last 24 h, *existing is set
- * and the earlier token is returned instead. token->text is freed with
- * secret_free.
+ * With an idempotency_key this user used in the last 24 h, *replay says
+ * what it found: for STORE_REPLAY the earlier token is returned instead,
+ * for the other replays none (token->text is NULL). token->text is freed
+ * with secret_free.
  */
 int api_make_token(struct api *api, const char *user, int64_t now, int64_t duration,
-		   const char *idempotency_key, struct store_token *token, bool *existing);
+		   const char *idempotency_key, struct store_token *token,
+		   enum store_replay *replay);
 
 /* User names: 1 to SIGNER_USER_MAX of letters, digits and . _ @ + - */
 bool api_user_name_is_valid(const char *name);

@@ -222,11 +222,11 @@ static int main_make_data_dir(const char *dir)
 static int main_add_user(struct api *api, const struct main_options *options)
 {
 	struct store_token token;
-	bool existing;
+	enum store_replay replay;
 	int err;
 
 	err = api_make_token(api, options->add_user, time(NULL), options->duration, NULL, &token,
-			     &existing);
+			     &replay);
 	if (err < 0) {
 		log_error("cannot make a token for %s", options->add_user);
 		return err;

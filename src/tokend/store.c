@@ -42,6 +42,7 @@ static const char store_schema[] =
     " key TEXT NOT NULL,"
     " token_id TEXT NOT NULL,"
     " created INTEGER NOT NULL,"
+    " duration INTEGER,"
     " PRIMARY KEY (user, key));"
     "CREATE INDEX IF NOT EXISTS idempotency_keys_by_age ON idempotency_keys (created);";
 
@@ -67,11 +68,11 @@ static const char *const store_statement_sql[STORE_STATEMENT_COUNT] = {
     [STORE_COMMIT] = "COMMIT",
     [STORE_ROLLBACK] = "ROLLBACK",
     [STORE_PRUNE_KEYS] = "DELETE FROM idempotency_keys WHERE created < ?1",
-    [STORE_FIND_KEY] = "SELECT t.id, t.token, t.created, t.expires"
+    [STORE_FIND_KEY] = "SELECT t.id, t.token, t.created, t.expires, k.duration, t.revoked"
 		       " FROM idempotency_keys k JOIN tokens t ON t.id = k.token_id"
 		       " WHERE k.user = ?1 AND k.key = ?2",
-    [STORE_INSERT_KEY] = "INSERT OR REPLACE INTO idempotency_keys (user, key, token_id, created)"
-			 " VALUES (?1, ?2, ?3, ?4)",
+    [STORE_INSERT_KEY] = "INSERT OR REPLACE INTO idempotency_keys"
+			 " (user, key, token_id, created, duration) VALUES (?1, ?2, ?3, ?4, ?5)",
     [STORE_INSERT_TOKEN] = "INSERT INTO tokens (id, user, token, created, expires)"
 			   " VALUES (?1, ?2, ?3, ?4, ?5)",
     /* Without the text, most of a row, for a listing that does not show it. */
@@ -109,6 +110,30 @@ static int store_fail(sqlite3 *db, const char *what)
 	return -EIO;
 }
 
+/*
+ * A database made before keys remembered their request's duration gets the
+ * column; its keys (NULL there) answer a replay of any body, as they did.
+ * Under BEGIN IMMEDIATE, since --add-user may open the same file at once.
+ */
+static int store_upgrade(sqlite3 *db)
+{
+	sqlite3_stmt *probe = NULL;
+	int err = 0;
+
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return store_fail(db, "upgrade");
+	if (sqlite3_prepare_v2(db, "SELECT duration FROM idempotency_keys", -1, &probe, NULL) !=
+		SQLITE_OK &&
+	    sqlite3_exec(db, "ALTER TABLE idempotency_keys ADD COLUMN duration INTEGER", NULL, NULL,
+			 NULL) != SQLITE_OK)
+		err = store_fail(db, "upgrade");
+	sqlite3_finalize(probe);
+	if (sqlite3_exec(db, err == 0 ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK &&
+	    err == 0)
+		err = store_fail(db, "upgrade");
+	return err;
+}
+
 static int store_configure(sqlite3 *db)
 {
 	sqlite3_stmt *statement = NULL;
@@ -129,7 +154,7 @@ static int store_configure(sqlite3 *db)
 		return store_fail(db, "synchronous");
 	if (sqlite3_exec(db, store_schema, NULL, NULL, NULL) != SQLITE_OK)
 		return store_fail(db, "schema");
-	return 0;
+	return store_upgrade(db);
 }
 
 int store_open(const char *dir, struct store **result)
@@ -231,11 +256,15 @@ static int store_copy_text(struct store_token *token)
 	return token->text == NULL ? -ENOMEM : 0;
 }
 
-/* Looks for an earlier token of user under key; 1 when found (copied into token). */
+/*
+ * Looks for an earlier token of user under key, made since key_since; 1
+ * when found (copied into token, *replay says whether it may be answered).
+ */
 static int store_find_key(struct store *store, const char *user, const char *key, int64_t key_since,
-			  struct store_token *token)
+			  int64_t now, struct store_token *token, enum store_replay *replay)
 {
 	sqlite3_stmt *statement = store_statement(store, STORE_PRUNE_KEYS);
+	int64_t duration = token->expires - token->created;
 	int rc, err;
 
 	sqlite3_bind_int64(statement, 1, key_since);
@@ -247,12 +276,19 @@ static int store_find_key(struct store *store, const char *user, const char *key
 	store_bind_text(statement, 1, user);
 	store_bind_text(statement, 2, key);
 	rc = sqlite3_step(statement);
-	if (rc == SQLITE_DONE)
+	if (rc == SQLITE_DONE) {
 		err = 0;
-	else if (rc != SQLITE_ROW)
+	} else if (rc != SQLITE_ROW) {
 		err = store_fail(store->db, "find idempotency key");
-	else {
+	} else {
 		store_read_token(statement, token);
+		if (sqlite3_column_type(statement, 4) != SQLITE_NULL &&
+		    sqlite3_column_int64(statement, 4) != duration)
+			*replay = STORE_REPLAY_OTHER_REQUEST;
+		else if (sqlite3_column_type(statement, 5) != SQLITE_NULL || token->expires <= now)
+			*replay = STORE_REPLAY_INACTIVE;
+		else
+			*replay = STORE_REPLAY;
 		err = store_copy_text(token);
 		if (err == 0)
 			err = 1;
@@ -281,32 +317,34 @@ static int store_add(struct store *store, const char *user, const struct store_t
 	store_bind_text(statement, 2, key);
 	store_bind_text(statement, 3, token->id);
 	sqlite3_bind_int64(statement, 4, token->created);
+	sqlite3_bind_int64(statement, 5, token->expires - token->created);
 	return store_run(store, STORE_INSERT_KEY, statement);
 }
 
 int store_token_insert(struct store *store, const char *user, struct store_token *token,
-		       const char *idempotency_key, int64_t key_since, bool *existing)
+		       const char *idempotency_key, int64_t key_since, enum store_replay *replay)
 {
-	struct store_token earlier;
+	struct store_token earlier = *token;
 	int err;
 
-	*existing = false;
+	*replay = STORE_NEW;
 	pthread_mutex_lock(&store->lock);
 	err = store_execute(store, STORE_BEGIN);
 	if (err < 0)
 		goto out;
 	if (idempotency_key != NULL) {
-		err = store_find_key(store, user, idempotency_key, key_since, &earlier);
+		err = store_find_key(store, user, idempotency_key, key_since, token->created,
+				     &earlier, replay);
 		if (err < 0)
 			goto out_rollback;
 		if (err == 1) {
 			err = store_execute(store, STORE_COMMIT);
 			if (err < 0) {
 				secret_free((char *)earlier.text);
+				*replay = STORE_NEW;
 				goto out_rollback;
 			}
 			*token = earlier;
-			*existing = true;
 			goto out;
 		}
 	}

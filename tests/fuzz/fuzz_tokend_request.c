@@ -66,11 +66,11 @@ static void fuzz_remove_dir(void)
 static void fuzz_new_token(void)
 {
 	struct store_token token;
-	bool existing;
+	enum store_replay replay;
 
 	secret_free(fuzz_authorization);
 	fuzz_authorization = NULL;
-	if (api_make_token(&fuzz_api, FUZZ_USER, time(NULL), 3600, NULL, &token, &existing) != 0)
+	if (api_make_token(&fuzz_api, FUZZ_USER, time(NULL), 3600, NULL, &token, &replay) != 0)
 		abort();
 	fuzz_authorization = malloc(strlen(FUZZ_BEARER) + strlen(token.text) + 1);
 	if (fuzz_authorization == NULL)

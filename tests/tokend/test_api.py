@@ -103,6 +103,41 @@ def test_idempotency_key_repeat_answers_the_same_token_with_200(alice):
     assert len(alice.listing()) == 2
 
 
+def test_idempotency_key_replay_of_a_revoked_token_is_409_and_makes_nothing(alice):
+    first = alice.post("/tokens", json={"duration": 60}, headers={"Idempotency-Key": "k1"}).json()
+    assert alice.post(f"/revoke/{first['id']}").status_code == 200
+    before = alice.listed_ids()
+    again = alice.post("/tokens", json={"duration": 60}, headers={"Idempotency-Key": "k1"})
+    assert_error(again, 409)
+    assert first["token"] not in again.text
+    assert alice.listed_ids() == before
+
+
+def test_idempotency_key_replay_of_an_expired_token_is_409(alice):
+    first = alice.post("/tokens", json={"duration": 2}, headers={"Idempotency-Key": "k1"}).json()
+    sleep_until_expired(first["expires"])
+    again = alice.post("/tokens", json={"duration": 2}, headers={"Idempotency-Key": "k1"})
+    assert_error(again, 409)
+    assert first["token"] not in again.text
+
+
+@pytest.mark.parametrize("body", [{"duration": 61}, {}], ids=["other-duration", "default-duration"])
+def test_idempotency_key_with_another_body_is_422_and_makes_nothing(alice, body):
+    first = alice.post("/tokens", json={"duration": 60}, headers={"Idempotency-Key": "k1"}).json()
+    before = alice.listed_ids()
+    again = alice.post("/tokens", json=body, headers={"Idempotency-Key": "k1"})
+    assert_error(again, 422)
+    assert first["token"] not in again.text
+    assert alice.listed_ids() == before
+
+
+def test_idempotency_key_with_the_same_request_in_other_bytes_is_a_replay(alice):
+    first = alice.post("/tokens", headers={"Idempotency-Key": "k1"}).json()
+    again = alice.post("/tokens", data=b'{ "duration" : 86400 }', headers={"Idempotency-Key": "k1"})
+    assert again.status_code == 200
+    assert again.json() == first
+
+
 def test_idempotency_key_differs_makes_a_new_token(alice):
     first = alice.post("/tokens", headers={"Idempotency-Key": "k1"}).json()
     second = alice.post("/tokens", headers={"Idempotency-Key": "k2"})
