@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -32,9 +33,16 @@
 #include "server.h"
 #include "version.h"
 
-#define MAIN_EXIT_USAGE		  2
-#define MAIN_DEFAULT_MAX_DURATION (365 * 24 * 3600)
-#define MAIN_DEFAULT_RATE_LIMIT	  3600
+#define MAIN_EXIT_USAGE				 2
+#define MAIN_DEFAULT_MAX_DURATION		 (365 * 24 * 3600)
+#define MAIN_DEFAULT_RATE_LIMIT			 3600
+#define MAIN_DEFAULT_MAX_CONNECTIONS		 512
+#define MAIN_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS 32
+/* As libmicrohttpd's idle timeout: a well-behaved client sees no change. */
+#define MAIN_DEFAULT_REQUEST_TIMEOUT 30
+#define MAIN_MAX_REQUEST_TIMEOUT     3600
+/* Far above what one process can hold open. */
+#define MAIN_COUNT_MAX 1000000
 
 struct main_options {
 	const char *data_dir;
@@ -49,6 +57,8 @@ struct main_options {
 static const char main_usage[] =
     "usage: rerobots-tokend --data DIR --listen HOST:PORT [--rate-limit N]\n"
     "                       [--max-duration D] [--tls-cert FILE --tls-key FILE]\n"
+    "                       [--max-connections N] [--max-connections-per-address N]\n"
+    "                       [--request-timeout D]\n"
     "       rerobots-tokend --data DIR --add-user NAME [--duration D]\n"
     "       rerobots-tokend --version | --help\n"
     "\n"
@@ -63,6 +73,11 @@ static const char main_usage[] =
     "  --rate-limit N      requests per hour per token (default 3600)\n"
     "  --tls-cert FILE     serve HTTPS with this certificate (PEM)...\n"
     "  --tls-key FILE      ...and this private key (PEM)\n"
+    "  --max-connections N open connections at most (default 512)\n"
+    "  --max-connections-per-address N\n"
+    "                      open connections at most from one client address (default 32)\n"
+    "  --request-timeout D time a request may take to arrive, however it trickles\n"
+    "                      (default 30s)\n"
     "  -V, --version       show the versions of the service and its libraries\n"
     "  -h, --help          show this help\n";
 
@@ -89,15 +104,15 @@ static int64_t main_parse_duration(const char *option, const char *text)
 	return seconds;
 }
 
-static long main_parse_rate_limit(const char *text)
+static long main_parse_count(const char *option, const char *text, long max)
 {
 	char *end;
 	long value;
 
 	errno = 0;
 	value = strtol(text, &end, 10);
-	if (errno != 0 || end == text || *end != '\0' || value < 1)
-		main_usage_error("--rate-limit %s: not a positive whole number", text);
+	if (errno != 0 || end == text || *end != '\0' || value < 1 || value > max)
+		main_usage_error("%s %s: not a whole number from 1 to %ld", option, text, max);
 	return value;
 }
 
@@ -111,7 +126,10 @@ static void main_parse(int argc, char **argv, struct main_options *options)
 		MAX_DURATION,
 		RATE_LIMIT,
 		TLS_CERT,
-		TLS_KEY
+		TLS_KEY,
+		MAX_CONNECTIONS,
+		MAX_CONNECTIONS_PER_ADDRESS,
+		REQUEST_TIMEOUT
 	};
 	static const struct option long_options[] = {
 	    {"data", required_argument, NULL, DATA},
@@ -122,6 +140,9 @@ static void main_parse(int argc, char **argv, struct main_options *options)
 	    {"rate-limit", required_argument, NULL, RATE_LIMIT},
 	    {"tls-cert", required_argument, NULL, TLS_CERT},
 	    {"tls-key", required_argument, NULL, TLS_KEY},
+	    {"max-connections", required_argument, NULL, MAX_CONNECTIONS},
+	    {"max-connections-per-address", required_argument, NULL, MAX_CONNECTIONS_PER_ADDRESS},
+	    {"request-timeout", required_argument, NULL, REQUEST_TIMEOUT},
 	    {"version", no_argument, NULL, 'V'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -132,6 +153,9 @@ static void main_parse(int argc, char **argv, struct main_options *options)
 	    .duration = API_DEFAULT_DURATION,
 	    .max_duration = MAIN_DEFAULT_MAX_DURATION,
 	    .rate_limit = MAIN_DEFAULT_RATE_LIMIT,
+	    .server.max_connections = MAIN_DEFAULT_MAX_CONNECTIONS,
+	    .server.max_connections_per_address = MAIN_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+	    .server.request_timeout = MAIN_DEFAULT_REQUEST_TIMEOUT,
 	};
 	opterr = 0;
 	while ((option = getopt_long(argc, argv, ":hV", long_options, NULL)) != -1) {
@@ -153,13 +177,28 @@ static void main_parse(int argc, char **argv, struct main_options *options)
 			options->max_duration = main_parse_duration("--max-duration", optarg);
 			break;
 		case RATE_LIMIT:
-			options->rate_limit = main_parse_rate_limit(optarg);
+			options->rate_limit = main_parse_count("--rate-limit", optarg, LONG_MAX);
 			break;
 		case TLS_CERT:
 			options->server.tls_cert = optarg;
 			break;
 		case TLS_KEY:
 			options->server.tls_key = optarg;
+			break;
+		case MAX_CONNECTIONS:
+			options->server.max_connections = (unsigned int)main_parse_count(
+			    "--max-connections", optarg, MAIN_COUNT_MAX);
+			break;
+		case MAX_CONNECTIONS_PER_ADDRESS:
+			options->server.max_connections_per_address =
+			    (unsigned int)main_parse_count("--max-connections-per-address", optarg,
+							   MAIN_COUNT_MAX);
+			break;
+		case REQUEST_TIMEOUT:
+			options->server.request_timeout =
+			    (unsigned int)main_parse_duration("--request-timeout", optarg);
+			if (options->server.request_timeout > MAIN_MAX_REQUEST_TIMEOUT)
+				main_usage_error("--request-timeout %s: longer than 1h", optarg);
 			break;
 		case 'h':
 			fputs(main_usage, stdout);

@@ -15,11 +15,12 @@
 
 #include <errno.h>
 #include <netdb.h>
-#include <stdatomic.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,20 +31,49 @@
 #include "secret.h"
 #include "token_id.h"
 
-#define SERVER_THREADS_MIN    2
-#define SERVER_THREADS_MAX    8
-#define SERVER_IDLE_TIMEOUT   30
+#define SERVER_THREADS_MIN	 2
+#define SERVER_THREADS_MAX	 8
+#define SERVER_IDLE_TIMEOUT	 30
+#define SERVER_WATCHDOG_INTERVAL 1
+/* Descriptors besides the connections: the listening socket, epoll and
+ * signalling pipes of each thread, SQLite's files, the log. */
+#define SERVER_FILES_RESERVED 64
 #define SERVER_LOG_URI_MAX    512
 #define SERVER_LOG_METHOD_MAX 16
 #define SERVER_HOST_MAX	      256
 #define SERVER_REDACTED	      "[redacted]"
 
+/*
+ * An open connection, from libmicrohttpd's start notification to its close
+ * notification, which comes before the socket is closed: while one is in
+ * the list (under connections_lock), its fd is still its own.
+ */
+struct server_connection {
+	struct server_connection *previous;
+	struct server_connection *next;
+	unsigned long number;
+	int fd;
+	/* When the connection opened or its previous answer was queued. */
+	struct timespec waiting_since;
+	/* The request has arrived whole and is being answered. */
+	bool answering;
+	bool shut_down;
+};
+
 struct server {
 	struct api *api;
 	struct MHD_Daemon *daemon;
-	_Atomic unsigned long connections;
+	unsigned long connection_count;
+	unsigned int request_timeout;
 	char *tls_cert;
 	char *tls_key;
+
+	pthread_mutex_t connections_lock;
+	struct server_connection *connections;
+	pthread_t watchdog;
+	bool watchdog_running;
+	bool stopping;
+	pthread_cond_t watchdog_wakeup;
 };
 
 struct server_request {
@@ -151,11 +181,41 @@ static void *server_begin_request(void *cls, const char *uri, struct MHD_Connect
 	return request;
 }
 
+static struct server_connection *server_connection_of(struct MHD_Connection *connection)
+{
+	const union MHD_ConnectionInfo *info =
+	    MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return info == NULL ? NULL : info->socket_context;
+}
+
+static unsigned long server_connection_number(struct MHD_Connection *connection)
+{
+	const struct server_connection *tracked = server_connection_of(connection);
+
+	return tracked == NULL ? 0 : tracked->number;
+}
+
+/* The request on connection has arrived whole (answering) or was answered (waiting again). */
+static void server_connection_set_answering(struct server *server,
+					    struct MHD_Connection *connection, bool answering)
+{
+	struct server_connection *tracked = server_connection_of(connection);
+
+	if (tracked == NULL)
+		return;
+	pthread_mutex_lock(&server->connections_lock);
+	tracked->answering = answering;
+	clock_gettime(CLOCK_MONOTONIC, &tracked->waiting_since);
+	pthread_mutex_unlock(&server->connections_lock);
+}
+
 static void server_end_request(void *cls, struct MHD_Connection *connection, void **req_cls,
 			       enum MHD_RequestTerminationCode code)
 {
 	struct server_request *request = *req_cls;
 
+	server_connection_set_answering(cls, connection, false);
 	if (request == NULL)
 		return;
 	free(request->body);
@@ -163,26 +223,134 @@ static void server_end_request(void *cls, struct MHD_Connection *connection, voi
 	*req_cls = NULL;
 }
 
+static void server_track_connection(struct server *server, struct MHD_Connection *connection,
+				    void **socket_context)
+{
+	const union MHD_ConnectionInfo *info =
+	    MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+	struct server_connection *tracked = calloc(1, sizeof(*tracked));
+
+	if (tracked == NULL || info == NULL) {
+		/* Untracked, it still has libmicrohttpd's idle timeout. */
+		free(tracked);
+		return;
+	}
+	tracked->fd = info->connect_fd;
+	clock_gettime(CLOCK_MONOTONIC, &tracked->waiting_since);
+	pthread_mutex_lock(&server->connections_lock);
+	tracked->number = ++server->connection_count;
+	tracked->next = server->connections;
+	if (tracked->next != NULL)
+		tracked->next->previous = tracked;
+	server->connections = tracked;
+	pthread_mutex_unlock(&server->connections_lock);
+	*socket_context = tracked;
+	log_info("connection %lu accepted", tracked->number);
+}
+
+static void server_forget_connection(struct server *server, void **socket_context)
+{
+	struct server_connection *tracked = *socket_context;
+
+	if (tracked == NULL)
+		return;
+	pthread_mutex_lock(&server->connections_lock);
+	if (tracked->previous != NULL)
+		tracked->previous->next = tracked->next;
+	else
+		server->connections = tracked->next;
+	if (tracked->next != NULL)
+		tracked->next->previous = tracked->previous;
+	pthread_mutex_unlock(&server->connections_lock);
+	free(tracked);
+	*socket_context = NULL;
+}
+
 static void server_notify_connection(void *cls, struct MHD_Connection *connection,
 				     void **socket_context,
 				     enum MHD_ConnectionNotificationCode code)
 {
-	struct server *server = cls;
-	unsigned long number;
-
-	if (code != MHD_CONNECTION_NOTIFY_STARTED)
-		return;
-	number = ++server->connections;
-	*socket_context = (void *)(uintptr_t)number;
-	log_info("connection %lu accepted", number);
+	if (code == MHD_CONNECTION_NOTIFY_STARTED)
+		server_track_connection(cls, connection, socket_context);
+	else if (code == MHD_CONNECTION_NOTIFY_CLOSED)
+		server_forget_connection(cls, socket_context);
 }
 
-static unsigned long server_connection_number(struct MHD_Connection *connection)
+/*
+ * libmicrohttpd's own timeout restarts with every byte, so a client that
+ * trickles a header line now and then holds its connection for ever. The
+ * watchdog counts from the connection's start or its previous answer
+ * instead, and shuts down the socket of a request not whole in time:
+ * libmicrohttpd then reads its end and closes the connection itself.
+ */
+static void server_shut_down_late(struct server *server, const struct timespec *now)
 {
-	const union MHD_ConnectionInfo *info =
-	    MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	pthread_mutex_lock(&server->connections_lock);
+	for (struct server_connection *tracked = server->connections; tracked != NULL;
+	     tracked = tracked->next) {
+		if (tracked->answering || tracked->shut_down ||
+		    now->tv_sec - tracked->waiting_since.tv_sec < server->request_timeout)
+			continue;
+		/* Logged first, so that a client that sees its connection end finds the line. */
+		log_info("connection %lu closed: its request did not arrive within %u s",
+			 tracked->number, server->request_timeout);
+		shutdown(tracked->fd, SHUT_RDWR);
+		tracked->shut_down = true;
+	}
+	pthread_mutex_unlock(&server->connections_lock);
+}
 
-	return info == NULL ? 0 : (unsigned long)(uintptr_t)info->socket_context;
+static void *server_watchdog(void *argument)
+{
+	struct server *server = argument;
+	struct timespec now, wakeup;
+
+	pthread_mutex_lock(&server->connections_lock);
+	while (!server->stopping) {
+		pthread_mutex_unlock(&server->connections_lock);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		server_shut_down_late(server, &now);
+		wakeup = now;
+		wakeup.tv_sec += SERVER_WATCHDOG_INTERVAL;
+		pthread_mutex_lock(&server->connections_lock);
+		if (!server->stopping)
+			pthread_cond_timedwait(&server->watchdog_wakeup, &server->connections_lock,
+					       &wakeup);
+	}
+	pthread_mutex_unlock(&server->connections_lock);
+	return NULL;
+}
+
+static int server_start_watchdog(struct server *server)
+{
+	pthread_condattr_t attributes;
+	int err;
+
+	pthread_condattr_init(&attributes);
+	pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
+	pthread_cond_init(&server->watchdog_wakeup, &attributes);
+	pthread_condattr_destroy(&attributes);
+	err = pthread_create(&server->watchdog, NULL, server_watchdog, server);
+	if (err != 0) {
+		pthread_cond_destroy(&server->watchdog_wakeup);
+		log_error("cannot start the watchdog thread: %s", strerror(err));
+		return -EIO;
+	}
+	server->watchdog_running = true;
+	return 0;
+}
+
+static void server_stop_watchdog(struct server *server)
+{
+	if (!server->watchdog_running)
+		return;
+	pthread_mutex_lock(&server->connections_lock);
+	server->stopping = true;
+	pthread_cond_signal(&server->watchdog_wakeup);
+	pthread_mutex_unlock(&server->connections_lock);
+	pthread_join(server->watchdog, NULL);
+	pthread_cond_destroy(&server->watchdog_wakeup);
+	server->watchdog_running = false;
 }
 
 static void server_log_request(struct MHD_Connection *connection,
@@ -347,8 +515,10 @@ static enum MHD_Result server_handle(void *cls, struct MHD_Connection *connectio
 		request->headers_seen = true;
 		/* A declared body over the limit is refused before it is read;
 		 * libmicrohttpd then closes the connection. */
-		if (server_declares_too_large(connection))
+		if (server_declares_too_large(connection)) {
+			server_connection_set_answering(server, connection, true);
 			return server_respond_too_large(connection, request, method);
+		}
 		return MHD_YES;
 	}
 	if (*upload_data_size != 0) {
@@ -357,6 +527,7 @@ static enum MHD_Result server_handle(void *cls, struct MHD_Connection *connectio
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	server_connection_set_answering(server, connection, true);
 	if (request->too_large)
 		return server_respond_too_large(connection, request, method);
 	if (!server_has_one_authorization_at_most(connection))
@@ -481,13 +652,17 @@ static char *server_read_file(const char *path)
 	return content;
 }
 
-static unsigned int server_thread_count(void)
+/* libmicrohttpd shares the connection limit out among its threads: each gets one at least. */
+static unsigned int server_thread_count(unsigned int max_connections)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned int count;
 
 	if (cpus < SERVER_THREADS_MIN)
-		return SERVER_THREADS_MIN;
-	return cpus > SERVER_THREADS_MAX ? SERVER_THREADS_MAX : (unsigned int)cpus;
+		count = SERVER_THREADS_MIN;
+	else
+		count = cpus > SERVER_THREADS_MAX ? SERVER_THREADS_MAX : (unsigned int)cpus;
+	return count < max_connections ? count : max_connections;
 }
 
 static int server_load_tls(struct server *server, const struct server_options *options)
@@ -499,6 +674,38 @@ static int server_load_tls(struct server *server, const struct server_options *o
 	server->tls_cert = server_read_file(options->tls_cert);
 	server->tls_key = server_read_file(options->tls_key);
 	return server->tls_cert != NULL && server->tls_key != NULL ? 0 : -EIO;
+}
+
+/*
+ * Every connection takes a descriptor; past the soft limit, accept fails
+ * and libmicrohttpd stops taking anyone. Raises the soft limit to what
+ * max_connections needs, or says why it cannot.
+ */
+static int server_reserve_files(unsigned int max_connections)
+{
+	rlim_t needed = (rlim_t)max_connections + SERVER_FILES_RESERVED;
+	struct rlimit limit;
+
+	if (getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+		log_error("cannot read the open file limit: %s", strerror(errno));
+		return -EIO;
+	}
+	if (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur >= needed)
+		return 0;
+	if (limit.rlim_max != RLIM_INFINITY && limit.rlim_max < needed) {
+		log_error("--max-connections %u needs %llu open files, over the hard limit of %llu "
+			  "(ulimit -Hn)",
+			  max_connections, (unsigned long long)needed,
+			  (unsigned long long)limit.rlim_max);
+		return -EMFILE;
+	}
+	limit.rlim_cur = needed;
+	if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+		log_error("cannot raise the open file limit to %llu: %s",
+			  (unsigned long long)needed, strerror(errno));
+		return -EIO;
+	}
+	return 0;
 }
 
 int server_start(struct api *api, const struct server_options *options, struct server **result)
@@ -514,6 +721,11 @@ int server_start(struct api *api, const struct server_options *options, struct s
 	if (server == NULL)
 		return -ENOMEM;
 	server->api = api;
+	server->request_timeout = options->request_timeout;
+	pthread_mutex_init(&server->connections_lock, NULL);
+	err = server_reserve_files(options->max_connections);
+	if (err < 0)
+		goto out_err;
 	err = server_resolve(options->listen, &address, display);
 	if (err < 0)
 		goto out_err;
@@ -536,16 +748,21 @@ int server_start(struct api *api, const struct server_options *options, struct s
 	server->daemon = MHD_start_daemon(
 	    flags, 0, NULL, NULL, server_handle, server, MHD_OPTION_EXTERNAL_LOGGER,
 	    server_log_library, server, MHD_OPTION_SOCK_ADDR, address->ai_addr,
-	    MHD_OPTION_THREAD_POOL_SIZE, server_thread_count(), MHD_OPTION_CONNECTION_TIMEOUT,
-	    (unsigned int)SERVER_IDLE_TIMEOUT, MHD_OPTION_URI_LOG_CALLBACK, server_begin_request,
-	    server, MHD_OPTION_NOTIFY_COMPLETED, server_end_request, server,
-	    MHD_OPTION_NOTIFY_CONNECTION, server_notify_connection, server, MHD_OPTION_ARRAY,
-	    tls_options, MHD_OPTION_END);
+	    MHD_OPTION_THREAD_POOL_SIZE, server_thread_count(options->max_connections),
+	    MHD_OPTION_CONNECTION_LIMIT, options->max_connections,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, options->max_connections_per_address,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)SERVER_IDLE_TIMEOUT,
+	    MHD_OPTION_URI_LOG_CALLBACK, server_begin_request, server, MHD_OPTION_NOTIFY_COMPLETED,
+	    server_end_request, server, MHD_OPTION_NOTIFY_CONNECTION, server_notify_connection,
+	    server, MHD_OPTION_ARRAY, tls_options, MHD_OPTION_END);
 	if (server->daemon == NULL) {
 		log_error("cannot listen on %s", options->listen);
 		err = -EIO;
 		goto out_err;
 	}
+	err = server_start_watchdog(server);
+	if (err < 0)
+		goto out_err;
 	info = MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	log_info("listening on %s://%s:%u", tls ? "https" : "http", display,
 		 info == NULL ? 0 : (unsigned int)info->port);
@@ -564,8 +781,10 @@ void server_stop(struct server *server)
 {
 	if (server == NULL)
 		return;
+	server_stop_watchdog(server);
 	if (server->daemon != NULL)
 		MHD_stop_daemon(server->daemon);
+	pthread_mutex_destroy(&server->connections_lock);
 	free(server->tls_cert);
 	secret_free(server->tls_key);
 	free(server);
