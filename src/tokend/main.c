@@ -27,6 +27,7 @@
 #include <sqlite3.h>
 
 #include "api.h"
+#include "datadir.h"
 #include "duration.h"
 #include "log.h"
 #include "secret.h"
@@ -247,17 +248,6 @@ static void main_json_free(void *block)
 	free(block);
 }
 
-static int main_make_data_dir(const char *dir)
-{
-	int err;
-
-	if (mkdir(dir, 0700) == 0 || errno == EEXIST)
-		return 0;
-	err = errno;
-	log_error("%s: %s", dir, strerror(err));
-	return -err;
-}
-
 static int main_add_user(struct api *api, const struct main_options *options)
 {
 	struct store_token token;
@@ -324,7 +314,7 @@ int main(int argc, char **argv)
 
 	api.rate_limit = options.rate_limit;
 	api.max_duration = options.max_duration;
-	err = main_make_data_dir(options.data_dir);
+	err = datadir_prepare(options.data_dir);
 	if (err == 0)
 		err = store_open(options.data_dir, &api.store);
 	if (err == 0)

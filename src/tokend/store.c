@@ -13,19 +13,21 @@
 #include "store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
+#include "datadir.h"
 #include "log.h"
 #include "secret.h"
 
-#define STORE_FILE_NAME	      "tokens.db"
 #define STORE_BUSY_TIMEOUT_MS 10000
 
 static const char store_schema[] =
@@ -157,6 +159,32 @@ static int store_configure(sqlite3 *db)
 	return store_upgrade(db);
 }
 
+/*
+ * Makes the database file where missing, mode 0600, never through a
+ * symbolic link, and checks what is there, so that SQLite (which opens by
+ * name) finds a file of ours; the checked directory keeps it so.
+ */
+static int store_create_file(const char *dir)
+{
+	int dir_fd, fd, err;
+
+	err = datadir_open(dir, &dir_fd);
+	if (err < 0)
+		return err;
+	fd = openat(dir_fd, DATADIR_DATABASE, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		    0600);
+	if (fd < 0 && errno != EEXIST) {
+		log_error("%s/%s: %s", dir, DATADIR_DATABASE, strerror(errno));
+		err = -EIO;
+	} else {
+		if (fd >= 0)
+			close(fd);
+		err = datadir_check_file(dir_fd, dir, DATADIR_DATABASE);
+	}
+	close(dir_fd);
+	return err;
+}
+
 int store_open(const char *dir, struct store **result)
 {
 	struct store *store = calloc(1, sizeof(*store));
@@ -166,12 +194,15 @@ int store_open(const char *dir, struct store **result)
 		return -ENOMEM;
 	pthread_mutex_init(&store->lock, NULL);
 	pthread_mutex_init(&store->watch_lock, NULL);
-	if (asprintf(&store->path, "%s/%s", dir, STORE_FILE_NAME) < 0) {
+	if (asprintf(&store->path, "%s/%s", dir, DATADIR_DATABASE) < 0) {
 		store->path = NULL;
 		goto out_err;
 	}
+	err = store_create_file(dir);
+	if (err < 0)
+		goto out_err;
 	if (sqlite3_open_v2(store->path, &store->db,
-			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX,
 			    NULL) != SQLITE_OK) {
 		err = store_fail(store->db, store->path);
 		goto out_err;
@@ -502,8 +533,9 @@ static void *store_watch(void *argument)
 	int64_t last_version = -1;
 	struct timespec wakeup;
 
-	if (sqlite3_open_v2(store->path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
-		SQLITE_OK ||
+	if (sqlite3_open_v2(store->path, &db,
+			    SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK ||
 	    sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, "PRAGMA data_version", -1, &statement, NULL) != SQLITE_OK) {
 		store_fail(db, "watch for other writers");
