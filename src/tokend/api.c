@@ -328,6 +328,41 @@ static void api_purge(struct api *api, const struct api_request *request, const 
 	api_set_json(response, API_HTTP_OK, json_object());
 }
 
+/*
+ * Checks the bearer token; on failure, fills response and returns < 0. A
+ * client address whose failed authentications used up their credit gets
+ * no RSA verification of a token the service does not know yet: it is
+ * answered as an exhausted rate limit is (403, X-RateLimit-Remaining: 0),
+ * while tokens verified before keep working from that address.
+ */
+static int api_authenticate(struct api *api, const struct api_request *request,
+			    struct auth_session *session, struct api_response *response)
+{
+	int64_t now = time(NULL);
+	bool verify = true;
+	int err;
+
+	if (request->client != NULL) {
+		ratelimit_peek(api->failure_limits, request->client, api->auth_failure_limit, now,
+			       &response->rate);
+		verify = response->rate.allowed;
+	}
+	err = auth_check(api->auth, request->authorization, now, verify, session);
+	if (err == -EAGAIN) {
+		response->rate_known = true;
+		api_set_error(response, API_HTTP_FORBIDDEN,
+			      "too many failed authentications from this address");
+	} else if (err == -EACCES) {
+		if (request->client != NULL)
+			ratelimit_take(api->failure_limits, request->client,
+				       api->auth_failure_limit, now, &response->rate);
+		api_set_error(response, API_HTTP_UNAUTHORIZED, "wrong authorization token");
+	} else if (err < 0) {
+		api_set_failure(response, err);
+	}
+	return err;
+}
+
 static const struct api_route api_routes[] = {
     {"/tokens", false, api_list, api_create, "GET, HEAD, POST"},
     {"/token/", true, api_get, NULL, "GET, HEAD"},
@@ -378,18 +413,14 @@ void api_handle(struct api *api, const struct api_request *request, struct api_r
 		return;
 	}
 
-	err = auth_check(api->auth, request->authorization, time(NULL), &session);
-	if (err == -EACCES) {
-		api_set_error(response, API_HTTP_UNAUTHORIZED, "wrong authorization token");
+	err = api_authenticate(api, request, &session, response);
+	if (err < 0)
 		return;
-	}
-	if (err < 0) {
-		api_set_failure(response, err);
-		return;
-	}
 	response->authenticated = true;
 	strcpy(response->user, session.user);
-	ratelimit_take(session.window, api->rate_limit, time(NULL), &response->rate);
+	ratelimit_take(api->user_limits, session.user, api->rate_limit, time(NULL),
+		       &response->rate);
+	response->rate_known = true;
 	if (!response->rate.allowed) {
 		api_set_error(response, API_HTTP_FORBIDDEN, "rate limit exceeded");
 		return;
@@ -400,6 +431,23 @@ void api_handle(struct api *api, const struct api_request *request, struct api_r
 		return;
 	}
 	handler(api, request, id, response);
+}
+
+int api_limits_new(struct api *api)
+{
+	int err = ratelimit_table_new(&api->user_limits);
+
+	if (err == 0)
+		err = ratelimit_table_new(&api->failure_limits);
+	return err;
+}
+
+void api_limits_free(struct api *api)
+{
+	ratelimit_table_free(api->user_limits);
+	ratelimit_table_free(api->failure_limits);
+	api->user_limits = NULL;
+	api->failure_limits = NULL;
 }
 
 bool api_user_name_is_valid(const char *name)

@@ -39,6 +39,8 @@
 #define MAIN_DEFAULT_RATE_LIMIT			 3600
 #define MAIN_DEFAULT_MAX_CONNECTIONS		 512
 #define MAIN_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS 32
+/* Enough for a person mistyping or a mount retrying a stale token, far from a guessing attack. */
+#define MAIN_DEFAULT_AUTH_FAILURE_LIMIT 100
 /* As libmicrohttpd's idle timeout: a well-behaved client sees no change. */
 #define MAIN_DEFAULT_REQUEST_TIMEOUT 30
 #define MAIN_MAX_REQUEST_TIMEOUT     3600
@@ -51,13 +53,15 @@ struct main_options {
 	int64_t duration;
 	int64_t max_duration;
 	long rate_limit;
+	long auth_failure_limit;
 	bool duration_given;
 	struct server_options server;
 };
 
 static const char main_usage[] =
     "usage: rerobots-tokend --data DIR --listen HOST:PORT [--rate-limit N]\n"
-    "                       [--max-duration D] [--tls-cert FILE --tls-key FILE]\n"
+    "                       [--auth-failure-limit N] [--max-duration D]\n"
+    "                       [--tls-cert FILE --tls-key FILE]\n"
     "                       [--max-connections N] [--max-connections-per-address N]\n"
     "                       [--request-timeout D]\n"
     "       rerobots-tokend --data DIR --add-user NAME [--duration D]\n"
@@ -71,7 +75,11 @@ static const char main_usage[] =
     "  --add-user NAME     make a token for NAME, print it and exit\n"
     "  --duration D        validity of the --add-user token (default 24h)\n"
     "  --max-duration D    longest validity a client may ask for (default 365d)\n"
-    "  --rate-limit N      requests per hour per token (default 3600)\n"
+    "  --rate-limit N      requests per hour per user, all its tokens together\n"
+    "                      (default 3600)\n"
+    "  --auth-failure-limit N\n"
+    "                      failed authentications per hour per client address\n"
+    "                      (default 100)\n"
     "  --tls-cert FILE     serve HTTPS with this certificate (PEM)...\n"
     "  --tls-key FILE      ...and this private key (PEM)\n"
     "  --max-connections N open connections at most (default 512)\n"
@@ -130,7 +138,8 @@ static void main_parse(int argc, char **argv, struct main_options *options)
 		TLS_KEY,
 		MAX_CONNECTIONS,
 		MAX_CONNECTIONS_PER_ADDRESS,
-		REQUEST_TIMEOUT
+		REQUEST_TIMEOUT,
+		AUTH_FAILURE_LIMIT
 	};
 	static const struct option long_options[] = {
 	    {"data", required_argument, NULL, DATA},
@@ -144,6 +153,7 @@ static void main_parse(int argc, char **argv, struct main_options *options)
 	    {"max-connections", required_argument, NULL, MAX_CONNECTIONS},
 	    {"max-connections-per-address", required_argument, NULL, MAX_CONNECTIONS_PER_ADDRESS},
 	    {"request-timeout", required_argument, NULL, REQUEST_TIMEOUT},
+	    {"auth-failure-limit", required_argument, NULL, AUTH_FAILURE_LIMIT},
 	    {"version", no_argument, NULL, 'V'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -154,6 +164,7 @@ static void main_parse(int argc, char **argv, struct main_options *options)
 	    .duration = API_DEFAULT_DURATION,
 	    .max_duration = MAIN_DEFAULT_MAX_DURATION,
 	    .rate_limit = MAIN_DEFAULT_RATE_LIMIT,
+	    .auth_failure_limit = MAIN_DEFAULT_AUTH_FAILURE_LIMIT,
 	    .server.max_connections = MAIN_DEFAULT_MAX_CONNECTIONS,
 	    .server.max_connections_per_address = MAIN_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
 	    .server.request_timeout = MAIN_DEFAULT_REQUEST_TIMEOUT,
@@ -179,6 +190,10 @@ static void main_parse(int argc, char **argv, struct main_options *options)
 			break;
 		case RATE_LIMIT:
 			options->rate_limit = main_parse_count("--rate-limit", optarg, LONG_MAX);
+			break;
+		case AUTH_FAILURE_LIMIT:
+			options->auth_failure_limit =
+			    main_parse_count("--auth-failure-limit", optarg, LONG_MAX);
 			break;
 		case TLS_CERT:
 			options->server.tls_cert = optarg;
@@ -282,6 +297,8 @@ static int main_serve(struct api *api, const struct main_options *options)
 
 	err = auth_new(api->store, api->signer, &api->auth);
 	if (err == 0)
+		err = api_limits_new(api);
+	if (err == 0)
 		err = listing_cache_new(&api->listings);
 	if (err == 0)
 		err = store_watch_start(api->store);
@@ -294,6 +311,7 @@ static int main_serve(struct api *api, const struct main_options *options)
 	server_stop(server);
 out:
 	listing_cache_free(api->listings);
+	api_limits_free(api);
 	auth_free(api->auth);
 	return err;
 }
@@ -313,6 +331,7 @@ int main(int argc, char **argv)
 	json_set_alloc_funcs(malloc, main_json_free);
 
 	api.rate_limit = options.rate_limit;
+	api.auth_failure_limit = options.auth_failure_limit;
 	api.max_duration = options.max_duration;
 	err = datadir_prepare(options.data_dir);
 	if (err == 0)

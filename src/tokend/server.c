@@ -14,7 +14,9 @@
 #include "server.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -389,7 +391,7 @@ static bool server_add_headers(struct MHD_Response *reply, const struct api_resp
 		ok &= MHD_add_response_header(reply, "ETag", response->etag) == MHD_YES;
 	if (response->allow != NULL)
 		ok &= MHD_add_response_header(reply, "Allow", response->allow) == MHD_YES;
-	if (response->authenticated) {
+	if (response->rate_known) {
 		snprintf(number, sizeof(number), "%ld", response->rate.limit);
 		ok &= MHD_add_response_header(reply, "X-RateLimit-Limit", number) == MHD_YES;
 		snprintf(number, sizeof(number), "%ld", response->rate.remaining);
@@ -499,6 +501,34 @@ static enum MHD_Result server_respond_too_large(struct MHD_Connection *connectio
 				    "the body is over 64 KiB");
 }
 
+/*
+ * The client's address as failed authentications are counted: an IPv4
+ * address, or the /64 network of an IPv6 one, since a single host is
+ * commonly given a whole /64 to pick addresses from.
+ */
+static void server_client_key(struct MHD_Connection *connection, char *key, size_t size)
+{
+	const union MHD_ConnectionInfo *info =
+	    MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *address = info == NULL ? NULL : info->client_addr;
+	struct in6_addr network;
+
+	snprintf(key, size, "unknown");
+	if (address != NULL && address->sa_family == AF_INET) {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)address)->sin_addr, key,
+			  (socklen_t)size);
+	} else if (address != NULL && address->sa_family == AF_INET6) {
+		network = ((const struct sockaddr_in6 *)address)->sin6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(&network)) {
+			inet_ntop(AF_INET, &network.s6_addr[12], key, (socklen_t)size);
+			return;
+		}
+		memset(&network.s6_addr[8], 0, 8);
+		inet_ntop(AF_INET6, &network, key, (socklen_t)size);
+		strncat(key, "/64", size - strlen(key) - 1);
+	}
+}
+
 static enum MHD_Result server_handle(void *cls, struct MHD_Connection *connection, const char *url,
 				     const char *method, const char *version,
 				     const char *upload_data, size_t *upload_data_size,
@@ -506,6 +536,7 @@ static enum MHD_Result server_handle(void *cls, struct MHD_Connection *connectio
 {
 	struct server *server = cls;
 	struct server_request *request = *req_cls;
+	char client[INET6_ADDRSTRLEN + sizeof("/64")];
 	struct api_response response;
 	struct api_request api_request;
 
@@ -534,7 +565,9 @@ static enum MHD_Result server_handle(void *cls, struct MHD_Connection *connectio
 		return server_respond_error(connection, request, method, MHD_HTTP_BAD_REQUEST,
 					    "more than one Authorization header");
 
+	server_client_key(connection, client, sizeof(client));
 	api_request = (struct api_request){
+	    .client = client,
 	    .method = method,
 	    .path = url,
 	    .authorization = server_header(connection, MHD_HTTP_HEADER_AUTHORIZATION),

@@ -29,6 +29,7 @@
 #include "secret.h"
 
 #define STORE_BUSY_TIMEOUT_MS 10000
+#define STORE_PRUNE_INTERVAL  3600
 
 static const char store_schema[] =
     "CREATE TABLE IF NOT EXISTS tokens ("
@@ -53,6 +54,7 @@ enum store_statement {
 	STORE_COMMIT,
 	STORE_ROLLBACK,
 	STORE_PRUNE_KEYS,
+	STORE_PRUNE_TOKENS,
 	STORE_FIND_KEY,
 	STORE_INSERT_KEY,
 	STORE_INSERT_TOKEN,
@@ -70,6 +72,8 @@ static const char *const store_statement_sql[STORE_STATEMENT_COUNT] = {
     [STORE_COMMIT] = "COMMIT",
     [STORE_ROLLBACK] = "ROLLBACK",
     [STORE_PRUNE_KEYS] = "DELETE FROM idempotency_keys WHERE created < ?1",
+    [STORE_PRUNE_TOKENS] = "DELETE FROM tokens WHERE (revoked < ?1 OR expires < ?1)"
+			   " AND id NOT IN (SELECT token_id FROM idempotency_keys)",
     [STORE_FIND_KEY] = "SELECT t.id, t.token, t.created, t.expires, k.duration, t.revoked"
 		       " FROM idempotency_keys k JOIN tokens t ON t.id = k.token_id"
 		       " WHERE k.user = ?1 AND k.key = ?2",
@@ -513,6 +517,35 @@ int store_token_purge(struct store *store, const char *user, int64_t now)
 	return err;
 }
 
+int store_prune(struct store *store, int64_t now)
+{
+	sqlite3_stmt *statement;
+	int tokens = 0, err;
+
+	pthread_mutex_lock(&store->lock);
+	err = store_execute(store, STORE_BEGIN);
+	if (err < 0)
+		goto out;
+	statement = store_statement(store, STORE_PRUNE_KEYS);
+	sqlite3_bind_int64(statement, 1, now - STORE_KEEP_SECONDS);
+	err = store_run(store, STORE_PRUNE_KEYS, statement);
+	if (err == 0) {
+		statement = store_statement(store, STORE_PRUNE_TOKENS);
+		sqlite3_bind_int64(statement, 1, now - STORE_KEEP_SECONDS);
+		err = store_run(store, STORE_PRUNE_TOKENS, statement);
+		tokens = sqlite3_changes(store->db);
+	}
+	if (err == 0)
+		err = store_execute(store, STORE_COMMIT);
+	if (err < 0)
+		store_execute(store, STORE_ROLLBACK);
+	else if (tokens > 0)
+		log_info("database: pruned %d revoked or expired tokens", tokens);
+out:
+	pthread_mutex_unlock(&store->lock);
+	return err;
+}
+
 uint64_t store_generation(struct store *store)
 {
 	return store->generation;
@@ -531,6 +564,8 @@ static void *store_watch(void *argument)
 	sqlite3 *db = NULL;
 	sqlite3_stmt *statement = NULL;
 	int64_t last_version = -1;
+	/* store_watch_start pruned already. */
+	int64_t next_prune = time(NULL) + STORE_PRUNE_INTERVAL;
 	struct timespec wakeup;
 
 	if (sqlite3_open_v2(store->path, &db,
@@ -544,6 +579,10 @@ static void *store_watch(void *argument)
 
 	pthread_mutex_lock(&store->watch_lock);
 	while (!store->stopping) {
+		if (time(NULL) >= next_prune) {
+			store_prune(store, time(NULL));
+			next_prune = time(NULL) + STORE_PRUNE_INTERVAL;
+		}
 		if (sqlite3_step(statement) == SQLITE_ROW) {
 			int64_t version = sqlite3_column_int64(statement, 0);
 
@@ -571,6 +610,10 @@ int store_watch_start(struct store *store)
 {
 	pthread_condattr_t attributes;
 	int err;
+
+	err = store_prune(store, time(NULL));
+	if (err < 0)
+		return err;
 
 	pthread_condattr_init(&attributes);
 	pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);

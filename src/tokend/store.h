@@ -79,6 +79,20 @@ int store_token_revoke(struct store *store, const char *user, const char *id, in
 int store_token_purge(struct store *store, const char *user, int64_t now);
 
 /*
+ * How long a revoked or expired token stays in the database: a retried
+ * revocation still finds it (200, not 404), as does a replayed
+ * Idempotency-Key (which lives as long).
+ */
+#define STORE_KEEP_SECONDS (24 * 3600)
+
+/*
+ * Deletes the tokens revoked or expired over STORE_KEEP_SECONDS before
+ * now, and the Idempotency-Keys as old, keeping every token a remaining
+ * key names. store_watch_start prunes, then its thread does so hourly.
+ */
+int store_prune(struct store *store, int64_t now);
+
+/*
  * A number that changes whenever the tokens may have changed, here or by
  * another process on the same database (--add-user), the latter within
  * STORE_WATCH_INTERVAL_MS once store_watch_start has run.

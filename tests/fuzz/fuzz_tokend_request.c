@@ -94,7 +94,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (store_open(fuzz_dir, &fuzz_api.store) != 0 ||
 	    signer_open(fuzz_dir, &fuzz_api.signer) != 0 ||
 	    auth_new(fuzz_api.store, fuzz_api.signer, &fuzz_api.auth) != 0 ||
-	    listing_cache_new(&fuzz_api.listings) != 0)
+	    api_limits_new(&fuzz_api) != 0 || listing_cache_new(&fuzz_api.listings) != 0)
 		abort();
 	fuzz_new_token();
 	return 0;

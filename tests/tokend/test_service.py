@@ -76,12 +76,13 @@ def test_add_user_writes_no_token_to_stderr(build_dir, tmp_path):
         ["--data", "DIR", "--listen", "127.0.0.1:0", "--max-connections-per-address", "-1"],
         ["--data", "DIR", "--listen", "127.0.0.1:0", "--request-timeout", "30"],
         ["--data", "DIR", "--listen", "127.0.0.1:0", "--request-timeout", "2h"],
+        ["--data", "DIR", "--listen", "127.0.0.1:0", "--auth-failure-limit", "0"],
     ],
     ids=["nothing", "no-mode", "no-data", "both-modes", "duration-without-unit", "zero-duration",
          "duration-over-max", "name-with-space", "empty-name", "duration-when-serving", "bad-max-duration",
          "zero-rate", "word-rate", "cert-without-key", "unknown-option", "extra-argument", "missing-value",
          "zero-connections", "negative-connections-per-address", "timeout-without-unit",
-         "timeout-over-1h"],
+         "timeout-over-1h", "zero-auth-failures"],
 )
 def test_bad_command_line_exits_2_with_one_line(build_dir, tmp_path, arguments):
     arguments = [str(tmp_path / "state") if argument == "DIR" else argument for argument in arguments]
