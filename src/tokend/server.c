@@ -55,7 +55,7 @@ struct server_connection {
 	struct server_connection *next;
 	unsigned long number;
 	int fd;
-	/* When the connection opened or its previous answer was queued. */
+	/* When the connection opened or its previous answer was sent. */
 	struct timespec waiting_since;
 	/* The request has arrived whole and is being answered. */
 	bool answering;
