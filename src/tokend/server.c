@@ -41,7 +41,6 @@
  * signalling pipes of each thread, SQLite's files, the log. */
 #define SERVER_FILES_RESERVED 64
 #define SERVER_LOG_URI_MAX    512
-#define SERVER_LOG_METHOD_MAX 16
 #define SERVER_HOST_MAX	      256
 #define SERVER_REDACTED	      "[redacted]"
 
@@ -355,23 +354,30 @@ static void server_stop_watchdog(struct server *server)
 	server->watchdog_running = false;
 }
 
+/* The method as the log shows it: one of HTTP's, else (it may be anything) [redacted]. */
+static const char *server_log_method(const char *method)
+{
+	static const char *const known[] = {"GET",   "HEAD",	"POST",	 "PUT",	   "DELETE",
+					    "PATCH", "OPTIONS", "TRACE", "CONNECT"};
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcmp(method, known[i]) == 0)
+			return known[i];
+	return SERVER_REDACTED;
+}
+
 static void server_log_request(struct MHD_Connection *connection,
 			       const struct server_request *request, const char *method,
 			       const struct api_response *response)
 {
-	char safe_method[SERVER_LOG_METHOD_MAX + 1];
 	struct timespec now;
 	double milliseconds;
-	size_t i;
 
-	for (i = 0; method[i] != '\0' && i < SERVER_LOG_METHOD_MAX; i++)
-		safe_method[i] = (method[i] > 0x20 && method[i] < 0x7f) ? method[i] : '?';
-	safe_method[i] = '\0';
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	milliseconds = (double)(now.tv_sec - request->start.tv_sec) * 1e3 +
 		       (double)(now.tv_nsec - request->start.tv_nsec) / 1e6;
-	log_info("%s %s %u %s %.1fms conn=%lu", safe_method, request->log_uri, response->status,
-		 response->authenticated ? response->user : "-", milliseconds,
+	log_info("%s %s %u %s %.1fms conn=%lu", server_log_method(method), request->log_uri,
+		 response->status, response->authenticated ? response->user : "-", milliseconds,
 		 server_connection_number(connection));
 }
 

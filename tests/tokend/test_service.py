@@ -344,3 +344,13 @@ def test_log_shows_no_path_segment_or_query_the_api_does_not_know(tokend):
         f"/[redacted]/[redacted]/{made['id']}",
         f"/token/{made['id']}?with_token=1",
     ]
+
+
+def test_log_shows_no_method_http_does_not_know(tokend):
+    alice = Client(tokend, tokend.add_user("alice"))
+    text = alice.create(60)["token"]
+    alice.request(text[-16:], "/tokens")
+    alice.request("PATCH", "/tokens")
+    methods = [tokend.REQUEST_LINE.match(line).group("method") for line in tokend.requests()]
+    assert methods[-2:] == ["[redacted]", "PATCH"]
+    assert text[-16:] not in "\n".join(tokend.log_lines())
