@@ -3,6 +3,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -37,6 +41,99 @@ static int datadir_check_directory(int fd, const char *dir)
 	return 0;
 }
 
+/* The path fd is open on, symbolic links resolved, into real (PATH_MAX bytes). */
+static int datadir_real_path(int fd, const char *dir, char *real)
+{
+	char link[64];
+	ssize_t length;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	length = readlink(link, real, PATH_MAX - 1);
+	if (length < 0) {
+		log_error("%s: cannot find its path: %s", dir, strerror(errno));
+		return -EIO;
+	}
+	real[length] = '\0';
+	return 0;
+}
+
+/*
+ * Whoever may write a directory above dir may rename dir away and put
+ * another in its place, under SQLite's feet (it opens by name): so, as ssh
+ * does for its files, the directory real (a resolved path) and each above
+ * it must be root's or ours, and writable by others only where the sticky
+ * bit keeps them from renaming our entries.
+ */
+static int datadir_check_path_up(char *real, const char *dir)
+{
+	struct stat status;
+	char *slash;
+
+	for (;;) {
+		if (stat(real, &status) != 0) {
+			log_error("%s: %s", real, strerror(errno));
+			return -EIO;
+		}
+		if (status.st_uid != geteuid() && status.st_uid != 0) {
+			log_error(
+			    "%s: owned by uid %u, who could replace %s; use a directory whose "
+			    "parents are root's or yours",
+			    real, (unsigned int)status.st_uid, dir);
+			return -EACCES;
+		}
+		if ((status.st_mode & (S_IWGRP | S_IWOTH)) != 0 &&
+		    (status.st_mode & S_ISVTX) == 0) {
+			log_error("%s: writable by others, who could replace %s; chmod go-w %s",
+				  real, dir, real);
+			return -EACCES;
+		}
+		slash = strrchr(real, '/');
+		if (slash == NULL || strcmp(real, "/") == 0)
+			return 0;
+		slash[slash == real ? 1 : 0] = '\0';
+	}
+}
+
+/* Checks the directories above dir, which fd is open on. */
+static int datadir_check_ancestors(int fd, const char *dir)
+{
+	char real[PATH_MAX];
+	int err = datadir_real_path(fd, dir, real);
+
+	if (err < 0)
+		return err;
+	if (strcmp(real, "/") == 0)
+		return 0;
+	*strrchr(real, '/') = '\0';
+	if (real[0] == '\0')
+		strcpy(real, "/");
+	return datadir_check_path_up(real, dir);
+}
+
+/* Checks the directory dir is to be made in, and those above, before making it. */
+static int datadir_check_parent(const char *dir)
+{
+	char real[PATH_MAX];
+	char *copy = strdup(dir);
+	int fd, err;
+
+	if (copy == NULL)
+		return -ENOMEM;
+	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		log_error("%s: %s", dir, strerror(errno));
+		free(copy);
+		return err;
+	}
+	err = datadir_real_path(fd, dir, real);
+	if (err == 0)
+		err = datadir_check_path_up(real, dir);
+	close(fd);
+	free(copy);
+	return err;
+}
+
 int datadir_open(const char *dir, int *result)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -48,6 +145,8 @@ int datadir_open(const char *dir, int *result)
 		return -err;
 	}
 	err = datadir_check_directory(fd, dir);
+	if (err == 0)
+		err = datadir_check_ancestors(fd, dir);
 	if (err < 0) {
 		close(fd);
 		return err;
@@ -99,6 +198,9 @@ int datadir_prepare(const char *dir)
 {
 	int fd, err;
 
+	err = datadir_check_parent(dir);
+	if (err < 0)
+		return err;
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
 		err = errno;
 		log_error("%s: %s", dir, strerror(err));

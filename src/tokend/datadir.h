@@ -10,7 +10,8 @@
  * service writes (and turn the signing key into a file they read) or swap
  * the database; whoever can read the database or the key holds every
  * token. So the directory must be the service user's (or root's) and
- * writable by it alone, and each file in it a regular file of the service
+ * writable by it alone, and so must every directory above it (unless
+ * sticky, as /tmp), and each file in it a regular file of the service
  * user that others can neither write nor read. Files are opened relative
  * to the checked directory, never through a symbolic link.
  */

@@ -82,6 +82,22 @@ def test_data_directory_others_can_write_is_refused_and_left_empty(build_dir, tm
     assert os.listdir(data) == []
 
 
+@pytest.mark.parametrize("mode", [0o775, 0o757], ids=oct)
+def test_a_parent_directory_others_can_write_is_refused_unless_sticky(build_dir, tmp_path, mode):
+    parent = tmp_path / "shared"
+    parent.mkdir()
+    parent.chmod(mode)
+    assert_refused(add_user(build_dir, parent / "data"), f"chmod go-w {parent}")
+    assert os.listdir(parent) == []
+    # Further up is no better: the parent's entry could be swapped as well.
+    (parent / "private").mkdir(mode=0o700)
+    assert_refused(add_user(build_dir, parent / "private" / "data"), f"chmod go-w {parent}")
+    assert os.listdir(parent / "private") == []
+    # With the sticky bit (as /tmp has), others cannot rename what is ours in it.
+    parent.chmod(mode | 0o1000)
+    assert add_user(build_dir, parent / "data").returncode == 0
+
+
 @pytest.mark.parametrize("name", ["tokens.db", "signing-key.pem", "tokens.db-wal"])
 @pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660], ids=oct)
 def test_a_file_others_can_read_or_write_is_refused_and_left_as_it_was(build_dir, tmp_path, name, mode):
