@@ -168,7 +168,8 @@ def test_a_json_404_to_the_listing_says_the_url_does_not_serve_the_api(run_drive
     line = one_line(result)
     assert_says_not_the_api(line, origin, 404)
     assert line.split("HTTP 404: ")[1].startswith("no such path;")
-    assert tokend.requests("GET", "/v1/tokens")
+    # The service logs a path it does not know as redacted: it may hold a token.
+    assert tokend.requests("GET", "/[redacted]")
 
 
 def test_a_listing_that_is_not_json_mounts_nothing_and_says_so(
