@@ -28,6 +28,7 @@
 
 #include "credential.h"
 #include "log.h"
+#include "mountinfo.h"
 #include "notify.h"
 #include "options.h"
 #include "secret.h"
@@ -159,6 +160,12 @@ int main(int argc, char *argv[])
 	}
 	if (cmdline.mountpoint == NULL) {
 		log_error("no mount point given; usage: %s [options] [ORIGIN] MOUNTPOINT", argv[0]);
+		goto out;
+	}
+	if (mountinfo_has_rerobotsfs(cmdline.mountpoint)) {
+		log_error("%s has a rerobotsfs mount already; to replace it, run "
+			  "fusermount3 -u %s first",
+			  cmdline.mountpoint, cmdline.mountpoint);
 		goto out;
 	}
 
