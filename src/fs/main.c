@@ -31,6 +31,7 @@
 #include "mountinfo.h"
 #include "notify.h"
 #include "options.h"
+#include "renew.h"
 #include "secret.h"
 #include "version.h"
 
@@ -82,8 +83,12 @@ static int main_loop(struct fuse_session *se, const struct fuse_cmdline_opts *cm
 	return rc;
 }
 
-/* Mounts, serves until unmounted or signalled, unmounts; returns the exit status. */
-static int main_serve(struct fs *fs, const struct fuse_cmdline_opts *cmdline)
+/*
+ * Mounts, serves until unmounted or signalled, unmounts; returns the exit
+ * status. token_path is the file the token came from, NULL for the environment.
+ */
+static int main_serve(struct fs *fs, const struct fuse_cmdline_opts *cmdline,
+		      const struct options *options, const char *token_path)
 {
 	struct fuse_session *se = fs->session;
 	int status = 1;
@@ -98,11 +103,18 @@ static int main_serve(struct fs *fs, const struct fuse_cmdline_opts *cmdline)
 	fs->notify = notify_start(fs);
 	if (fs->notify == NULL)
 		goto out_unmount;
+	fs->renew = renew_start(fs, token_path, options->renew != 0);
+	if (fs->renew == NULL) {
+		fuse_session_unmount(se);
+		notify_stop(fs->notify);
+		goto out_signals;
+	}
 	/* A signal that ends the loop is a clean stop, as an unmount is. */
 	status = main_loop(se, cmdline) < 0 ? 1 : 0;
 	/* Unmounting first ends any request the kernel still holds, so no notification can wait
 	 * on it while the thread is joined. */
 	fuse_session_unmount(se);
+	renew_stop(fs->renew);
 	notify_stop(fs->notify);
 	goto out_signals;
 out_unmount:
@@ -119,6 +131,7 @@ int main(int argc, char *argv[])
 	struct options options;
 	struct fs fs;
 	char *token;
+	char *token_path = NULL;
 	int status = 1;
 
 	/* No core dump or ptrace by another user may show the token. */
@@ -173,7 +186,7 @@ int main(int argc, char *argv[])
 	fs.session = fuse_session_new(&args, ops_table(), sizeof(struct fuse_lowlevel_ops), &fs);
 	if (fs.session == NULL)
 		goto out;
-	token = credential_load(options.token_file);
+	token = credential_load(options.token_file, &token_path);
 	if (token == NULL)
 		goto out;
 	fs.client = main_client(&options, token);
@@ -189,7 +202,7 @@ int main(int argc, char *argv[])
 	fs.uid = getuid();
 	fs.gid = getgid();
 	fs.mounted = time(NULL);
-	status = main_serve(&fs, &cmdline);
+	status = main_serve(&fs, &cmdline, &options, token_path);
 out:
 	if (fs.session != NULL)
 		fuse_session_destroy(fs.session);
@@ -197,6 +210,7 @@ out:
 	inode_table_free(fs.inodes);
 	pthread_mutex_destroy(&fs.looked_up_lock);
 	free(cmdline.mountpoint);
+	free(token_path);
 	options_free(&options);
 	fuse_opt_free_args(&args);
 	return status;

@@ -9,7 +9,7 @@ import pytest
 from fsutil import Api, mount_entry, token_id, wait_until, write_token_file
 from mountutil import is_mounted
 
-OPTIONS = ["origin=", "token_file=", "timeout=", "list_ttl=", "cafile=", "insecure"]
+OPTIONS = ["origin=", "token_file=", "timeout=", "list_ttl=", "cafile=", "insecure", "-o renew"]
 
 
 def one_line(result):
