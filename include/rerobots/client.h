@@ -63,6 +63,14 @@ int rr_client_check(struct rr_client *client, char *message, size_t size);
 bool rr_client_is_own_token(struct rr_client *client, const char *id);
 
 /*
+ * Revokes a token as rr_client_token_revoke() does, for a revocation that no
+ * rmdir made (the token a renewal replaced): rr_client_collect_removed()
+ * then hands it out, as it does a token revoked elsewhere, so that the
+ * kernel and open views learn of it.
+ */
+int rr_client_token_retire(struct rr_client *client, const char *operation, const char *id);
+
+/*
  * Authenticates with token (a JWT; copied) from the next request on, and
  * takes its id as the client's own. Returns 1 when the token changed, 0
  * when it is the one in use already, or a negative errno (the token in use

@@ -1034,6 +1034,15 @@ size_t rr_client_collect_removed(struct rr_client *client, int64_t now,
 	return taken;
 }
 
+int rr_client_token_retire(struct rr_client *client, const char *operation, const char *id)
+{
+	if (rr_client_is_own_token(client, id))
+		return -EBUSY;
+	if (id == NULL || !token_id_is_valid(id))
+		return -ENOENT;
+	return client_revoke(client, operation, id, true);
+}
+
 /*
  * The cache keeps packing texts against the first token (cache.h): a
  * reference that changed under packed texts would unpack them wrong, and

@@ -194,7 +194,7 @@ static void renew_retire(struct renew *renew, int64_t now)
 
 	if (!renew->retiring || now < renew->retire.next)
 		return;
-	rc = rr_client_token_revoke(renew->fs->client, "renew", old->id);
+	rc = rr_client_token_retire(renew->fs->client, "renew", old->id);
 	if (rc == 0 || rc == -ENOENT || (old->expires != 0 && now >= old->expires)) {
 		renew->retiring = false;
 		return;
@@ -207,7 +207,7 @@ static void renew_retire(struct renew *renew, int64_t now)
 /* Revokes a token just made that the mount will not use, so that none is left behind. */
 static void renew_discard(struct renew *renew, const struct rr_token *made)
 {
-	int rc = rr_client_token_revoke(renew->fs->client, "renew", made->id);
+	int rc = rr_client_token_retire(renew->fs->client, "renew", made->id);
 
 	if (rc != 0 && rc != -ENOENT)
 		log_error("the new token %.*s... could not be used and cannot be revoked: %s; "

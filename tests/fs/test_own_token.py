@@ -200,3 +200,15 @@ def test_without_renew_a_warning_names_the_file_to_update(mount_factory, tokend,
     assert str(mount.token_file) in line and "-o renew" in line
     assert mount.id[:12] in line
     assert tokend.requests("POST", "/tokens") == []
+
+
+def test_the_old_token_is_gone_at_once_also_where_it_was_looked_up(mount_factory, tokend):
+    # With list_ttl=10 the kernel may keep what it looked up for 10 s.
+    mount = mount_factory(token=tokend.add_user("alice", duration="6s"), options=["renew"],
+                          list_ttl=10)
+    mount.expect(RENEWED)
+    assert os.listdir(mount.path) == [mount.id]
+    os.stat(mount.path / mount.id / "jwt.txt")
+    assert wait_until(lambda: renewals(mount), 10), mount.stderr_lines()
+    assert wait_until(lambda: not os.path.exists(mount.path / mount.id), 1.5)
+    assert mount.id not in os.listdir(mount.path)
