@@ -5,8 +5,8 @@
  * with. For a token it has not seen yet (the first one, or one taken up
  * after a 401) it learns when it was made and when it expires from the
  * listing. With -o renew it makes the next token of the same lifetime at
- * two thirds of the current one's life, or an hour before it expires,
- * whichever comes first, and in this order: writes it to the token file
+ * two thirds of the current one's life, or an hour before it expires where
+ * that comes first (see renew_due), and in this order: writes it to the token file
  * (atomically, see credential.c), switches the client to it, revokes the
  * old one. Whatever fails is logged and tried again with a growing pause;
  * a new token that could not be written is revoked again, so none is left
@@ -53,8 +53,7 @@ struct renew {
 	pthread_cond_t wake;
 	bool stopping;
 
-	/* The last token that the 401 handler said was rejected; the client calls it one at a time.
-	 */
+	/* The token the 401 handler last said was rejected (the client calls it one at a time). */
 	char rejected[RR_TOKEN_ID_LENGTH + 1];
 
 	/* The rest is the thread's own. */
@@ -163,13 +162,14 @@ static void renew_token_rejected(void *data)
 /* Learns when the token the client now uses was made and expires; false until it knows. */
 static bool renew_learn(struct renew *renew, const char *id, int64_t now)
 {
+	struct rr_token token;
 	int rc;
 
 	if (renew->known && strcmp(renew->current.id, id) == 0)
 		return true;
 	if (now < renew->learn.next)
 		return false;
-	rc = rr_client_token_get(renew->fs->client, "renew", id, &renew->current);
+	rc = rr_client_token_get(renew->fs->client, "renew", id, &token);
 	if (rc != 0) {
 		log_warning("cannot learn when the mount's token %.*s... expires: %s; trying "
 			    "again in %lld s",
@@ -177,6 +177,7 @@ static bool renew_learn(struct renew *renew, const char *id, int64_t now)
 			    (long long)renew_retry_later(&renew->learn, now, 0));
 		return false;
 	}
+	renew->current = token;
 	renew->known = true;
 	renew->warned_day = false;
 	renew->warned_hour = false;

@@ -206,6 +206,23 @@ def test_a_401_with_the_same_token_in_the_file_is_logged_once(mount_factory, tok
     assert str(mount.token_file) in still[0] and mount.id[:12] in still[0]
 
 
+def test_a_401_to_a_token_from_the_environment_is_logged_once(mount_factory, tokend):
+    token = tokend.add_user("alice")
+    env = dict(os.environ, REROBOTS_API_TOKEN=token)
+    mount = mount_factory(token=token, env=env, token_file=False, list_ttl=1)
+    mount.expect(r"REROBOTS_API_TOKEN, which cannot be read again")
+    mount.expect(r"HTTP 401|serving cached data")
+    assert Api(tokend.url, token).call("POST", "/revoke/" + mount.id)[0] == 200
+    for _ in range(3):
+        time.sleep(1.1)
+        try:
+            os.listdir(mount.path)
+        except OSError:
+            pass
+    lines = [line for line in mount.stderr_lines() if "cannot be read again" in line]
+    assert len(lines) == 1 and mount.id[:12] in lines[0], mount.stderr_lines()
+
+
 def test_renew_of_a_token_from_the_environment_warns_and_renews_nothing(mount_factory, tokend):
     token = tokend.add_user("alice", duration="6s")
     env = dict(os.environ, REROBOTS_API_TOKEN=token)
