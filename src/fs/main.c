@@ -114,8 +114,9 @@ static int main_serve(struct fs *fs, const struct fuse_cmdline_opts *cmdline,
 	/* Unmounting first ends any request the kernel still holds, so no notification can wait
 	 * on it while the thread is joined. */
 	fuse_session_unmount(se);
-	renew_stop(fs->renew);
+	/* The renewal may still finish a request, whose removals nobody tells the kernel of now. */
 	notify_stop(fs->notify);
+	renew_stop(fs->renew);
 	goto out_signals;
 out_unmount:
 	fuse_session_unmount(se);
