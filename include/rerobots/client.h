@@ -63,12 +63,11 @@ int rr_client_check(struct rr_client *client, char *message, size_t size);
 bool rr_client_is_own_token(struct rr_client *client, const char *id);
 
 /*
- * Revokes a token as rr_client_token_revoke() does, for a revocation that no
- * rmdir made (the token a renewal replaced): rr_client_collect_removed()
- * then hands it out, as it does a token revoked elsewhere, so that the
- * kernel and open views learn of it.
+ * Has rr_client_collect_removed() hand out id, a token revoked with
+ * rr_client_token_revoke() that no rmdir told the kernel of (the one a
+ * renewal replaced), as it does a token revoked elsewhere.
  */
-int rr_client_token_retire(struct rr_client *client, const char *operation, const char *id);
+void rr_client_report_gone(struct rr_client *client, const char *id);
 
 /*
  * Authenticates with token (a JWT; copied) from the next request on, and

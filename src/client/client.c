@@ -1034,13 +1034,13 @@ size_t rr_client_collect_removed(struct rr_client *client, int64_t now,
 	return taken;
 }
 
-int rr_client_token_retire(struct rr_client *client, const char *operation, const char *id)
+void rr_client_report_gone(struct rr_client *client, const char *id)
 {
-	if (rr_client_is_own_token(client, id))
-		return -EBUSY;
 	if (id == NULL || !token_id_is_valid(id))
-		return -ENOENT;
-	return client_revoke(client, operation, id, true);
+		return;
+	pthread_mutex_lock(&client->lock);
+	cache_report_gone(&client->cache, id);
+	pthread_mutex_unlock(&client->lock);
 }
 
 /*

@@ -37,6 +37,8 @@
 #define RENEW_DAY	   (24 * RENEW_HOUR)
 #define RENEW_ENVIRONMENT  "$REROBOTS_API_TOKEN"
 #define RENEW_SHORT_ID	   12
+/* How long after revoking the old token the kernel is told of it; see renew_retire. */
+#define RENEW_REPORT_DELAY_MS 500
 
 /* A failed step and when to try it again. */
 struct renew_retry {
@@ -187,7 +189,33 @@ static bool renew_learn(struct renew *renew, const char *id, int64_t now)
 	return true;
 }
 
-/* Revokes the token a renewal replaced; once it has expired there is nothing left to do. */
+/* Waits ms milliseconds, or less when the thread is stopped. */
+static void renew_pause(struct renew *renew, long ms)
+{
+	struct timespec deadline;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += ms / 1000;
+	deadline.tv_nsec += (ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&renew->lock);
+	if (!renew->stopping)
+		pthread_cond_timedwait(&renew->wake, &renew->lock, &deadline);
+	pthread_mutex_unlock(&renew->lock);
+}
+
+/*
+ * Revokes the token a renewal replaced; once it has expired there is
+ * nothing left to do. No rmdir told the kernel, so the client is asked to
+ * report it as revoked elsewhere, but only a moment later: a reader that
+ * listed the root just before (a shell expanding a glob of the tokens)
+ * still opens the old token's file from the kernel's caches, where an
+ * immediate report would have it fail ENOENT. The root's listing itself
+ * leaves the token at once.
+ */
 static void renew_retire(struct renew *renew, int64_t now)
 {
 	const struct rr_token *old = &renew->retired;
@@ -195,7 +223,11 @@ static void renew_retire(struct renew *renew, int64_t now)
 
 	if (!renew->retiring || now < renew->retire.next)
 		return;
-	rc = rr_client_token_retire(renew->fs->client, "renew", old->id);
+	rc = rr_client_token_revoke(renew->fs->client, "renew", old->id);
+	if (rc == 0) {
+		renew_pause(renew, RENEW_REPORT_DELAY_MS);
+		rr_client_report_gone(renew->fs->client, old->id);
+	}
 	if (rc == 0 || rc == -ENOENT || (old->expires != 0 && now >= old->expires)) {
 		renew->retiring = false;
 		return;
@@ -208,8 +240,10 @@ static void renew_retire(struct renew *renew, int64_t now)
 /* Revokes a token just made that the mount will not use, so that none is left behind. */
 static void renew_discard(struct renew *renew, const struct rr_token *made)
 {
-	int rc = rr_client_token_retire(renew->fs->client, "renew", made->id);
+	int rc = rr_client_token_revoke(renew->fs->client, "renew", made->id);
 
+	if (rc == 0)
+		rr_client_report_gone(renew->fs->client, made->id);
 	if (rc != 0 && rc != -ENOENT)
 		log_error("the new token %.*s... could not be used and cannot be revoked: %s; "
 			  "it expires by itself",

@@ -549,7 +549,7 @@ static void test_revoke(void)
 	rr_client_free(client);
 }
 
-static void test_a_retired_token_is_reported(void)
+static void test_a_token_revoked_without_rmdir_is_reported_when_asked(void)
 {
 	struct rr_client *client = client_for_test(30);
 	struct rr_token tokens[TOKEN_COUNT + 1];
@@ -558,14 +558,14 @@ static void test_a_retired_token_is_reported(void)
 
 	fake_script(respond_normally);
 	rr_client_list(client, "readdir", NULL, tokens, TOKEN_COUNT + 1, &count);
-	check("retire revokes", rr_client_token_retire(client, "renew", ids[1]) == 0 &&
-				    fake_requests() == 2 &&
-				    strncmp(fake_request_at(1).path, "/revoke/", 8) == 0);
-	check("retired: reported, no rmdir told the kernel",
+	check("revoked, not reported",
+	      rr_client_token_revoke(client, "renew", ids[1]) == 0 &&
+		  rr_client_collect_removed(client, time(NULL), removed, 4) == 0);
+	rr_client_report_gone(client, ids[1]);
+	check("reported when asked",
 	      rr_client_collect_removed(client, time(NULL), removed, 4) == 1 &&
 		  strcmp(removed[0], ids[1]) == 0);
-	check("the own token is not retired",
-	      rr_client_token_retire(client, "renew", own_id) == -EBUSY);
+	check("and once", rr_client_collect_removed(client, time(NULL), removed, 4) == 0);
 	rr_client_free(client);
 }
 
@@ -766,7 +766,7 @@ int main(void)
 	test_a_lost_create_is_retried_with_the_same_idempotency_key();
 	test_two_creates_use_two_keys();
 	test_revoke();
-	test_a_retired_token_is_reported();
+	test_a_token_revoked_without_rmdir_is_reported_when_asked();
 	test_a_401_is_sent_again_with_the_token_the_handler_gives();
 	test_tokens_gone_or_expired_are_collected();
 	test_answers_map_to_errno();
