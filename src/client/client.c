@@ -513,7 +513,7 @@ static int client_fetch_token(struct rr_client *client, const char *operation, c
 	return error;
 }
 
-static int client_settle_revoke(void *user, const char *id);
+static int client_settle_revoke(void *user, const char *operation, const char *id);
 
 struct rr_client *rr_client_new(const struct rr_client_options *options)
 {
@@ -951,7 +951,7 @@ int rr_client_token_create(struct rr_client *client, const char *operation, int6
 	if (error != 0) {
 		log_error("%s", outcome.line);
 		if (client_create_may_have_made(&response))
-			settle_add(client->settle, key, body);
+			settle_add(client->settle, operation, key, body);
 		goto out;
 	}
 
@@ -1017,9 +1017,9 @@ int rr_client_token_revoke(struct rr_client *client, const char *operation, cons
 }
 
 /* A token that a create whose outcome was unknown made: not in any listing yet, maybe. */
-static int client_settle_revoke(void *user, const char *id)
+static int client_settle_revoke(void *user, const char *operation, const char *id)
 {
-	return client_revoke(user, "mkdir", id, true);
+	return client_revoke(user, operation, id, true);
 }
 
 size_t rr_client_collect_removed(struct rr_client *client, int64_t now,

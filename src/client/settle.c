@@ -28,6 +28,7 @@
 
 struct settle_entry {
 	struct settle_entry *next;
+	const char *operation; /* what made the create, for the log: "mkdir", "renew" */
 	char *idempotency_key;
 	char *body;
 	char id[RR_TOKEN_ID_LENGTH + 1]; /* "" until an answer names the token */
@@ -93,11 +94,12 @@ static enum settle_result settle_resend(struct settle *settle, struct settle_ent
 	}
 	/* 409: the token was revoked since; any other refusal made nothing. */
 	if (response.status == 409)
-		log_info("mkdir: the token that a failed request made is revoked already");
+		log_info("%s: the token that a failed request made is revoked already",
+			 entry->operation);
 	else
-		log_info("mkdir: the service answered HTTP %ld to the failed request sent again: "
+		log_info("%s: the service answered HTTP %ld to the failed request sent again: "
 			 "it made no token",
-			 response.status);
+			 entry->operation, response.status);
 	result = SETTLE_DONE;
 out:
 	json_decref(root);
@@ -113,10 +115,11 @@ static enum settle_result settle_step(struct settle *settle, struct settle_entry
 		return SETTLE_DONE;
 	if (entry->id[0] == '\0')
 		return SETTLE_AGAIN;
-	error = settle->revoke(settle->revoke_user, entry->id);
+	error = settle->revoke(settle->revoke_user, entry->operation, entry->id);
 	if (error != 0 && error != -ENOENT)
 		return SETTLE_AGAIN;
-	log_info("mkdir: revoked token %.12s..., which a request that had failed made", entry->id);
+	log_info("%s: revoked token %.12s..., which a request that had failed made",
+		 entry->operation, entry->id);
 	return SETTLE_DONE;
 }
 
@@ -161,10 +164,9 @@ static void settle_run_entry(struct settle *settle, struct settle_entry *entry)
 	result = settle_step(settle, entry);
 	now_ms = settle_now_ms();
 	if (result == SETTLE_AGAIN && now_ms >= entry->give_up_ms) {
-		log_warning(
-		    "mkdir: no answer to a failed create for %d minutes: it may have left a "
-		    "token; the newest in `ls -lt` shows it",
-		    SETTLE_BOUND_S / 60);
+		log_warning("%s: no answer to a failed create for %d minutes: it may have left a "
+			    "token; the newest in `ls -lt` shows it",
+			    entry->operation, SETTLE_BOUND_S / 60);
 		result = SETTLE_DONE;
 	}
 	pthread_mutex_lock(&settle->lock);
@@ -233,7 +235,8 @@ struct settle *settle_new(struct http_pool *http, settle_revoke_fn revoke, void 
 	return settle;
 }
 
-void settle_add(struct settle *settle, const char *idempotency_key, const char *body)
+void settle_add(struct settle *settle, const char *operation, const char *idempotency_key,
+		const char *body)
 {
 	struct settle_entry *entry = calloc(1, sizeof(*entry));
 	int64_t now_ms = settle_now_ms();
@@ -245,6 +248,7 @@ void settle_add(struct settle *settle, const char *idempotency_key, const char *
 	}
 	if (entry == NULL || entry->idempotency_key == NULL || entry->body == NULL)
 		goto out_err;
+	entry->operation = operation;
 	entry->due_ms = now_ms + SETTLE_FIRST_PAUSE_MS;
 	entry->pause_ms = SETTLE_FIRST_PAUSE_MS;
 	entry->give_up_ms = now_ms + SETTLE_BOUND_S * 1000L;
@@ -258,11 +262,12 @@ void settle_add(struct settle *settle, const char *idempotency_key, const char *
 	pthread_mutex_unlock(&settle->lock);
 	if (rc != 0)
 		goto out_err;
-	log_info("mkdir: the outcome of the failed create is unknown: it is sent again in the "
-		 "background until the service answers, and any token it made is revoked");
+	log_info("%s: the outcome of the failed create is unknown: it is sent again in the "
+		 "background until the service answers, and any token it made is revoked",
+		 operation);
 	return;
 out_err:
-	log_warning("mkdir: cannot settle the failed create: %s; it may have left a token",
+	log_warning("%s: cannot settle the failed create: %s; it may have left a token", operation,
 		    strerror(rc));
 	if (entry != NULL)
 		settle_entry_free(entry);

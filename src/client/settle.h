@@ -25,17 +25,22 @@
 
 struct settle;
 
-/* Revokes the token id for the settler; 0, or a negative errno (-ENOENT: it is gone already). */
-typedef int (*settle_revoke_fn)(void *user, const char *id);
+/*
+ * Revokes the token id for the settler, on behalf of operation; 0, or a
+ * negative errno (-ENOENT: it is gone already).
+ */
+typedef int (*settle_revoke_fn)(void *user, const char *operation, const char *id);
 
 /* NULL when out of memory. */
 struct settle *settle_new(struct http_pool *http, settle_revoke_fn revoke, void *revoke_user);
 
 /*
  * Takes over a POST /tokens whose outcome is unknown: its Idempotency-Key
- * and JSON body, both copied. Logs why when it cannot.
+ * and JSON body, both copied, and the operation that made it (a string that
+ * lives as long as the settler: "mkdir", "renew"). Logs why when it cannot.
  */
-void settle_add(struct settle *settle, const char *idempotency_key, const char *body);
+void settle_add(struct settle *settle, const char *operation, const char *idempotency_key,
+		const char *body);
 
 /* Stops the thread (after the request it may be sending) and frees everything. */
 void settle_free(struct settle *settle);
