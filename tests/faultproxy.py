@@ -220,6 +220,13 @@ class FaultProxy:
                        if (method is None or seen_method == method)
                        and (path is None or seen_path.startswith(path)))
 
+    def paths(self, method=None, path=None):
+        """The paths, query included, of the requests with this method and path prefix, in order."""
+        with self._lock:
+            return [seen_path for seen_method, seen_path in self._seen
+                    if (method is None or seen_method == method)
+                    and (path is None or seen_path.startswith(path))]
+
     def faulted(self):
         """How many requests the current fault was applied to."""
         with self._lock:

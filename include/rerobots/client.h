@@ -60,7 +60,36 @@ void rr_client_free(struct rr_client *client);
 int rr_client_check(struct rr_client *client, char *message, size_t size);
 
 /* True when id names the token this client authenticates with. */
-bool rr_client_is_own_token(const struct rr_client *client, const char *id);
+bool rr_client_is_own_token(struct rr_client *client, const char *id);
+
+/*
+ * Has rr_client_collect_removed() hand out id, a token revoked with
+ * rr_client_token_revoke() that no rmdir told the kernel of (the one a
+ * renewal replaced), as it does a token revoked elsewhere.
+ */
+void rr_client_report_gone(struct rr_client *client, const char *id);
+
+/*
+ * Authenticates with token (a JWT; copied) from the next request on, and
+ * takes its id as the client's own. Returns 1 when the token changed, 0
+ * when it is the one in use already, or a negative errno (the token in use
+ * then stays).
+ */
+int rr_client_set_token(struct rr_client *client, const char *token);
+
+/* Copies the id of the token the client authenticates with into id (65 bytes). */
+void rr_client_own_id(struct rr_client *client, char *id);
+
+/*
+ * When the API rejects the client's token (401), rejected(user) is called,
+ * one call at a time, from the thread whose request was rejected; when it
+ * gives the client another token with rr_client_set_token(), the request
+ * is sent once more with that one. Not called for a token that another
+ * call replaced since the request was sent: that request is sent again
+ * with the new token at once.
+ */
+void rr_client_on_token_rejected(struct rr_client *client, void (*rejected)(void *user),
+				 void *user);
 
 /*
  * The active tokens in id order, from the cache while it is fresh: at most

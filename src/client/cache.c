@@ -436,6 +436,14 @@ static void cache_report_removed(struct cache *cache, const unsigned char *id)
 	token_id_from_bytes(id, cache->removed[cache->removed_count++]);
 }
 
+void cache_report_gone(struct cache *cache, const char *id)
+{
+	unsigned char bytes[TOKEN_ID_BYTES];
+
+	if (token_id_to_bytes(id, bytes))
+		cache_report_removed(cache, bytes);
+}
+
 static void cache_update_next_expiry(struct cache *cache)
 {
 	cache->next_expiry = INT64_MAX;

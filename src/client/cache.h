@@ -80,6 +80,9 @@ int cache_put(struct cache *cache, const struct decoded_token *token, int64_t no
 /* Drops one token; with report it is queued for cache_take_removed(). */
 void cache_remove(struct cache *cache, const char *id, bool report);
 
+/* Queues id for cache_take_removed(): a token that was dropped without report. */
+void cache_report_gone(struct cache *cache, const char *id);
+
 /* A listing as it is read: entries in arrival order, each text in its own secret buffer. */
 struct cache_listing {
 	struct cache_entry *entries;

@@ -59,6 +59,8 @@ struct rr_client {
 	struct http_pool *http;
 	struct settle *settle; /* creates whose outcome is unknown */
 	char *origin;
+	/* The token the client authenticates with, which rr_client_set_token() may change. */
+	pthread_mutex_t own_lock;
 	char own_id[RR_TOKEN_ID_LENGTH + 1];
 	long timeout_ms;
 	int64_t list_ttl_ms;
@@ -694,6 +696,7 @@ struct rr_client *rr_client_new(const struct rr_client_options *options)
 	client->timeout_ms = options->timeout_seconds * 1000;
 	client->list_ttl_ms = (int64_t)options->list_ttl_seconds * 1000;
 	pthread_mutex_init(&client->lock, NULL);
+	pthread_mutex_init(&client->own_lock, NULL);
 	pthread_cond_init(&client->landed, NULL);
 	cache_init(&client->cache);
 	cache_set_reference(&client->cache, options->token, strlen(options->token));
@@ -731,6 +734,7 @@ void rr_client_free(struct rr_client *client)
 	cache_destroy(&client->cache);
 	free(client->changes);
 	pthread_cond_destroy(&client->landed);
+	pthread_mutex_destroy(&client->own_lock);
 	pthread_mutex_destroy(&client->lock);
 	free(client->origin);
 	free(client);
@@ -790,9 +794,16 @@ int rr_client_check(struct rr_client *client, char *message, size_t size)
 	return error;
 }
 
-bool rr_client_is_own_token(const struct rr_client *client, const char *id)
+bool rr_client_is_own_token(struct rr_client *client, const char *id)
 {
-	return id != NULL && strcmp(client->own_id, id) == 0;
+	bool own;
+
+	if (id == NULL)
+		return false;
+	pthread_mutex_lock(&client->own_lock);
+	own = strcmp(client->own_id, id) == 0;
+	pthread_mutex_unlock(&client->own_lock);
+	return own;
 }
 
 /*
@@ -1160,4 +1171,51 @@ size_t rr_client_collect_removed(struct rr_client *client, int64_t now,
 	taken = cache_take_removed(&client->cache, ids, max);
 	pthread_mutex_unlock(&client->lock);
 	return taken;
+}
+
+void rr_client_report_gone(struct rr_client *client, const char *id)
+{
+	if (id == NULL || !token_id_is_valid(id))
+		return;
+	pthread_mutex_lock(&client->lock);
+	cache_report_gone(&client->cache, id);
+	pthread_mutex_unlock(&client->lock);
+}
+
+/*
+ * The cache keeps packing texts against the first token (cache.h): a
+ * reference that changed under packed texts would unpack them wrong, and
+ * tokens of one user share most of their header and payload anyway.
+ */
+int rr_client_set_token(struct rr_client *client, const char *token)
+{
+	char id[RR_TOKEN_ID_LENGTH + 1];
+	int switched = 0;
+
+	if (token == NULL || !token_text_is_jwt(token, strlen(token)))
+		return -EINVAL;
+	if (token_id_compute(token, strlen(token), id) != 0)
+		return -EIO;
+	pthread_mutex_lock(&client->own_lock);
+	if (strcmp(id, client->own_id) != 0) {
+		switched = http_pool_set_token(client->http, token);
+		if (switched == 0) {
+			memcpy(client->own_id, id, sizeof(id));
+			switched = 1;
+		}
+	}
+	pthread_mutex_unlock(&client->own_lock);
+	return switched;
+}
+
+void rr_client_own_id(struct rr_client *client, char *id)
+{
+	pthread_mutex_lock(&client->own_lock);
+	memcpy(id, client->own_id, RR_TOKEN_ID_LENGTH + 1);
+	pthread_mutex_unlock(&client->own_lock);
+}
+
+void rr_client_on_token_rejected(struct rr_client *client, void (*rejected)(void *user), void *user)
+{
+	http_pool_on_rejected(client->http, rejected, user);
 }

@@ -5,6 +5,12 @@
  * finished easy handles go back to a LIFO pool and keep their connection
  * alive, so sequential requests reuse one handle and one TCP connection, and
  * concurrent ones get a handle (and connection) each.
+ *
+ * The Authorization header can change while the pool serves requests (the
+ * token file was rotated, the token renewed): each request holds on to the
+ * headers it was sent with, and a 401 to a request sent with the current
+ * ones gives the pool's owner one chance to replace them before the request
+ * is sent once more.
  */
 #include "http.h"
 
@@ -12,6 +18,7 @@
 #include <limits.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +34,14 @@
 #define HTTP_URL_MAX		    2048
 #define HTTP_HEADER_MAX		    (HTTP_ETAG_MAX + 64)
 
+/* The headers sent with every request: one set per token the pool was given. */
+struct http_credential {
+	/* Authorization (secret: wiped at free) and Accept. */
+	struct curl_slist *headers;
+	uint64_t generation;
+	unsigned users; /* the pool while the set is current, and each request sent with it */
+};
+
 struct http_pool {
 	char origin[HTTP_URL_MAX];
 	long timeout_ms;
@@ -34,8 +49,12 @@ struct http_pool {
 	bool insecure;
 	CURLSH *share;
 	pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
-	/* Authorization (secret: wiped at free) and Accept, sent with every request. */
-	struct curl_slist *headers;
+	pthread_mutex_t credential_lock;
+	struct http_credential *credential;
+	/* Held while the owner is told of a 401, so that one rejection is handled once. */
+	pthread_mutex_t rejected_lock;
+	void (*rejected)(void *user);
+	void *rejected_user;
 	pthread_mutex_t idle_lock;
 	CURL **idle;
 	size_t idle_count;
@@ -152,6 +171,60 @@ static void http_headers_free(struct curl_slist *headers)
 	curl_slist_free_all(headers);
 }
 
+static struct http_credential *http_credential_new(const char *token, uint64_t generation)
+{
+	struct http_credential *credential = calloc(1, sizeof(*credential));
+
+	if (credential == NULL)
+		return NULL;
+	credential->headers = http_headers_new(token);
+	if (credential->headers == NULL) {
+		free(credential);
+		return NULL;
+	}
+	credential->generation = generation;
+	credential->users = 1;
+	return credential;
+}
+
+/* Gives back one use; the last frees the headers. Lock not held. */
+static void http_credential_release(struct http_pool *pool, struct http_credential *credential)
+{
+	bool last;
+
+	if (credential == NULL)
+		return;
+	pthread_mutex_lock(&pool->credential_lock);
+	last = --credential->users == 0;
+	pthread_mutex_unlock(&pool->credential_lock);
+	if (!last)
+		return;
+	http_headers_free(credential->headers);
+	free(credential);
+}
+
+/* The current headers, held until http_credential_release(). */
+static struct http_credential *http_credential_take(struct http_pool *pool)
+{
+	struct http_credential *credential;
+
+	pthread_mutex_lock(&pool->credential_lock);
+	credential = pool->credential;
+	credential->users++;
+	pthread_mutex_unlock(&pool->credential_lock);
+	return credential;
+}
+
+static uint64_t http_credential_generation(struct http_pool *pool)
+{
+	uint64_t generation;
+
+	pthread_mutex_lock(&pool->credential_lock);
+	generation = pool->credential->generation;
+	pthread_mutex_unlock(&pool->credential_lock);
+	return generation;
+}
+
 struct http_pool *http_pool_new(const struct http_options *options)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -173,13 +246,15 @@ struct http_pool *http_pool_new(const struct http_options *options)
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_init(&pool->share_locks[i], NULL);
 	pthread_mutex_init(&pool->idle_lock, NULL);
+	pthread_mutex_init(&pool->credential_lock, NULL);
+	pthread_mutex_init(&pool->rejected_lock, NULL);
 	if (options->cafile != NULL) {
 		pool->cafile = strdup(options->cafile);
 		if (pool->cafile == NULL)
 			goto out_nomem;
 	}
-	pool->headers = http_headers_new(options->token);
-	if (pool->headers == NULL)
+	pool->credential = http_credential_new(options->token, 0);
+	if (pool->credential == NULL)
 		goto out_nomem;
 	pool->share = curl_share_init();
 	if (pool->share == NULL)
@@ -209,8 +284,10 @@ void http_pool_free(struct http_pool *pool)
 	free(pool->idle);
 	if (pool->share != NULL)
 		curl_share_cleanup(pool->share);
-	http_headers_free(pool->headers);
+	http_credential_release(pool, pool->credential);
 	free(pool->cafile);
+	pthread_mutex_destroy(&pool->rejected_lock);
+	pthread_mutex_destroy(&pool->credential_lock);
 	pthread_mutex_destroy(&pool->idle_lock);
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_destroy(&pool->share_locks[i]);
@@ -489,15 +566,14 @@ static void http_response_retry_after(CURL *handle, struct http_response *respon
 					      : (long)(response->rate_limit_reset - now);
 }
 
-void http_perform(struct http_pool *pool, const struct http_request *request,
-		  struct http_response *response)
+static void http_perform_once(struct http_pool *pool, const struct http_request *request,
+			      struct http_response *response, struct curl_slist *headers)
 {
 	char url[HTTP_URL_MAX];
 	char if_none_match[HTTP_HEADER_MAX];
 	char idempotency_key[HTTP_HEADER_MAX];
 	/* Per-request headers go in front of the pool's list, without copying it. */
 	struct curl_slist extra[3];
-	struct curl_slist *headers = pool->headers;
 	size_t extra_count = 0;
 	struct http_transfer transfer = {.request = request, .response = response};
 	CURL *handle;
@@ -554,6 +630,66 @@ void http_perform(struct http_pool *pool, const struct http_request *request,
 		http_handle_give_back(pool, handle);
 	else
 		curl_easy_cleanup(handle);
+}
+
+/*
+ * After a 401 to a request sent with the current headers, the owner may
+ * replace them; true when the request is worth sending again: the headers
+ * changed since it was sent, by the owner now or by another request's 401.
+ */
+static bool http_token_replaced(struct http_pool *pool, const struct http_response *response,
+				uint64_t generation)
+{
+	bool replaced;
+
+	if (response->result != CURLE_OK || response->status != 401)
+		return false;
+	pthread_mutex_lock(&pool->rejected_lock);
+	if (pool->rejected != NULL && http_credential_generation(pool) == generation)
+		pool->rejected(pool->rejected_user);
+	replaced = http_credential_generation(pool) != generation;
+	pthread_mutex_unlock(&pool->rejected_lock);
+	return replaced;
+}
+
+void http_perform(struct http_pool *pool, const struct http_request *request,
+		  struct http_response *response)
+{
+	struct http_credential *credential = http_credential_take(pool);
+
+	http_perform_once(pool, request, response, credential->headers);
+	if (http_token_replaced(pool, response, credential->generation)) {
+		http_credential_release(pool, credential);
+		http_response_release(response);
+		credential = http_credential_take(pool);
+		http_perform_once(pool, request, response, credential->headers);
+	}
+	http_credential_release(pool, credential);
+}
+
+int http_pool_set_token(struct http_pool *pool, const char *token)
+{
+	struct http_credential *replaced;
+	struct http_credential *credential;
+
+	pthread_mutex_lock(&pool->credential_lock);
+	replaced = pool->credential;
+	credential = http_credential_new(token, replaced->generation + 1);
+	if (credential != NULL)
+		pool->credential = credential;
+	pthread_mutex_unlock(&pool->credential_lock);
+	if (credential == NULL)
+		return -ENOMEM;
+	http_credential_release(pool, replaced);
+	return 0;
+}
+
+void http_pool_on_rejected(struct http_pool *pool, void (*rejected)(void *user), void *user)
+{
+	pthread_mutex_lock(&pool->rejected_lock);
+	pool->rejected = rejected;
+	pool->rejected_user = user;
+	pthread_mutex_unlock(&pool->rejected_lock);
 }
 
 void http_response_release(struct http_response *response)

@@ -66,9 +66,23 @@ struct http_response {
 struct http_pool *http_pool_new(const struct http_options *options);
 void http_pool_free(struct http_pool *pool);
 
-/* Performs one request; the outcome, success or not, is in *response. */
+/*
+ * Performs one request; the outcome, success or not, is in *response. A
+ * request the API answered 401 is sent once more when the token changed
+ * meanwhile (see http_pool_on_rejected).
+ */
 void http_perform(struct http_pool *pool, const struct http_request *request,
 		  struct http_response *response);
+
+/* Sends token from the next request on; 0 or -ENOMEM (the old token then stays). */
+int http_pool_set_token(struct http_pool *pool, const char *token);
+
+/*
+ * rejected(user) is called when the API answers 401 to a request sent with
+ * the current token, one call at a time; it may call http_pool_set_token(),
+ * and the request is then sent once more. NULL: nobody is told.
+ */
+void http_pool_on_rejected(struct http_pool *pool, void (*rejected)(void *user), void *user);
 void http_response_release(struct http_response *response);
 
 #endif

@@ -25,12 +25,14 @@
 #include "inode.h"
 
 struct notify;
+struct renew;
 
 struct fs {
 	struct rr_client *client;
 	struct inode_table *inodes;
 	struct fuse_session *session;
 	struct notify *notify; /* the notification thread, from mounting on */
+	struct renew *renew;   /* the mount's own token over time, from mounting on */
 	double list_ttl;       /* entry and attribute timeout of tokens, seconds */
 	uid_t uid;	       /* the mounting user owns everything */
 	gid_t gid;

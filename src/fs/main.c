@@ -28,8 +28,10 @@
 
 #include "credential.h"
 #include "log.h"
+#include "mountinfo.h"
 #include "notify.h"
 #include "options.h"
+#include "renew.h"
 #include "secret.h"
 #include "version.h"
 
@@ -81,8 +83,12 @@ static int main_loop(struct fuse_session *se, const struct fuse_cmdline_opts *cm
 	return rc;
 }
 
-/* Mounts, serves until unmounted or signalled, unmounts; returns the exit status. */
-static int main_serve(struct fs *fs, const struct fuse_cmdline_opts *cmdline)
+/*
+ * Mounts, serves until unmounted or signalled, unmounts; returns the exit
+ * status. token_path is the file the token came from, NULL for the environment.
+ */
+static int main_serve(struct fs *fs, const struct fuse_cmdline_opts *cmdline,
+		      const struct options *options, const char *token_path)
 {
 	struct fuse_session *se = fs->session;
 	int status = 1;
@@ -97,12 +103,20 @@ static int main_serve(struct fs *fs, const struct fuse_cmdline_opts *cmdline)
 	fs->notify = notify_start(fs);
 	if (fs->notify == NULL)
 		goto out_unmount;
+	fs->renew = renew_start(fs, token_path, options->renew != 0);
+	if (fs->renew == NULL) {
+		fuse_session_unmount(se);
+		notify_stop(fs->notify);
+		goto out_signals;
+	}
 	/* A signal that ends the loop is a clean stop, as an unmount is. */
 	status = main_loop(se, cmdline) < 0 ? 1 : 0;
 	/* Unmounting first ends any request the kernel still holds, so no notification can wait
 	 * on it while the thread is joined. */
 	fuse_session_unmount(se);
+	/* The renewal may still finish a request, whose removals nobody tells the kernel of now. */
 	notify_stop(fs->notify);
+	renew_stop(fs->renew);
 	goto out_signals;
 out_unmount:
 	fuse_session_unmount(se);
@@ -118,6 +132,7 @@ int main(int argc, char *argv[])
 	struct options options;
 	struct fs fs;
 	char *token;
+	char *token_path = NULL;
 	int status = 1;
 
 	/* No core dump or ptrace by another user may show the token. */
@@ -161,12 +176,18 @@ int main(int argc, char *argv[])
 		log_error("no mount point given; usage: %s [options] [ORIGIN] MOUNTPOINT", argv[0]);
 		goto out;
 	}
+	if (mountinfo_has_rerobotsfs(cmdline.mountpoint)) {
+		log_error("%s has a rerobotsfs mount already; to replace it, run "
+			  "fusermount3 -u %s first",
+			  cmdline.mountpoint, cmdline.mountpoint);
+		goto out;
+	}
 
 	/* Made before the token is checked, so that a wrong mount option costs no request. */
 	fs.session = fuse_session_new(&args, ops_table(), sizeof(struct fuse_lowlevel_ops), &fs);
 	if (fs.session == NULL)
 		goto out;
-	token = credential_load(options.token_file);
+	token = credential_load(options.token_file, &token_path);
 	if (token == NULL)
 		goto out;
 	fs.client = main_client(&options, token);
@@ -182,7 +203,7 @@ int main(int argc, char *argv[])
 	fs.uid = getuid();
 	fs.gid = getgid();
 	fs.mounted = time(NULL);
-	status = main_serve(&fs, &cmdline);
+	status = main_serve(&fs, &cmdline, &options, token_path);
 out:
 	if (fs.session != NULL)
 		fuse_session_destroy(fs.session);
@@ -190,6 +211,7 @@ out:
 	inode_table_free(fs.inodes);
 	pthread_mutex_destroy(&fs.looked_up_lock);
 	free(cmdline.mountpoint);
+	free(token_path);
 	options_free(&options);
 	fuse_opt_free_args(&args);
 	return status;

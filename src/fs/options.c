@@ -39,6 +39,7 @@ static const struct fuse_opt options_table[] = {
     OPTION("list_ttl=%s", list_ttl),
     OPTION("cafile=%s", cafile),
     OPTION("insecure", insecure),
+    OPTION("renew", renew),
     FUSE_OPT_KEY("token=", OPTIONS_KEY_TOKEN),
     FUSE_OPT_KEY("allow_other", OPTIONS_KEY_OTHERS_ALLOWED),
     FUSE_OPT_KEY("allow_root", OPTIONS_KEY_OTHERS_ALLOWED),
@@ -216,6 +217,8 @@ void options_help(const char *program)
 	    "    -o list_ttl=SECONDS    how long a listing is trusted (default: %d, at most %d)\n"
 	    "    -o cafile=PATH         extra CA bundle for a private TLS certificate\n"
 	    "    -o insecure            skip TLS verification\n"
+	    "    -o renew               make the next token before the mount's own expires,\n"
+	    "                           write it to the token file and revoke the old one\n"
 	    "\n",
 	    program, OPTIONS_DEFAULT_TIMEOUT, OPTIONS_DEFAULT_LIST_TTL, OPTIONS_MAX_LIST_TTL);
 }

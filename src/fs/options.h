@@ -24,6 +24,7 @@ struct options {
 	char *list_ttl; /* as given; NULL for the default */
 	char *cafile;
 	int insecure;
+	int renew;
 	bool others_allowed; /* allow_other or allow_root */
 
 	/* Filled in by options_parse from the texts above. */

@@ -25,6 +25,8 @@
 #define API_HTTP_FORBIDDEN	403
 #define API_HTTP_NOT_FOUND	404
 #define API_HTTP_NOT_ALLOWED	405
+#define API_HTTP_CONFLICT	409
+#define API_HTTP_UNPROCESSABLE	422
 #define API_HTTP_INTERNAL_ERROR 500
 
 typedef void (*api_handler)(struct api *api, const struct api_request *request, const char *id,
@@ -322,7 +324,8 @@ static bool api_idempotency_key_is_valid(const char *key)
 }
 
 int api_make_token(struct api *api, const char *user, int64_t now, int64_t duration,
-		   const char *idempotency_key, struct store_token *token, bool *existing)
+		   const char *idempotency_key, struct store_token *token,
+		   enum store_replay *replay)
 {
 	char *text = NULL;
 	int err;
@@ -337,9 +340,14 @@ int api_make_token(struct api *api, const char *user, int64_t now, int64_t durat
 	token->created = now;
 	token->expires = now + duration;
 	err = store_token_insert(api->store, user, token, idempotency_key,
-				 now - API_IDEMPOTENCY_SECONDS, existing);
-	if (err == 0 && !*existing)
+				 now - API_IDEMPOTENCY_SECONDS, replay);
+	if (err == 0 && *replay == STORE_NEW)
 		return 0;
+	/* An earlier token's text is handed back only where the replay may answer it. */
+	if (err == 0 && *replay != STORE_REPLAY) {
+		secret_free((char *)token->text);
+		token->text = NULL;
+	}
 out:
 	/* Not stored, or an earlier token stands in its place. */
 	secret_free(text);
@@ -353,8 +361,8 @@ static void api_create(struct api *api, const struct api_request *request, const
 {
 	char message[256];
 	struct store_token token;
+	enum store_replay replay;
 	int64_t duration;
-	bool existing;
 	int err;
 
 	if (api_parse_duration(api, request, &duration, message, sizeof(message)) < 0) {
@@ -368,12 +376,25 @@ static void api_create(struct api *api, const struct api_request *request, const
 		return;
 	}
 	err = api_make_token(api, response->user, time(NULL), duration, request->idempotency_key,
-			     &token, &existing);
+			     &token, &replay);
 	if (err < 0) {
 		api_set_failure(response, err);
 		return;
 	}
-	api_set_json(response, existing ? API_HTTP_OK : API_HTTP_CREATED,
+	switch (replay) {
+	case STORE_REPLAY_INACTIVE:
+		api_set_error(response, API_HTTP_CONFLICT,
+			      "the token made for this Idempotency-Key was revoked or has expired");
+		return;
+	case STORE_REPLAY_OTHER_REQUEST:
+		api_set_error(response, API_HTTP_UNPROCESSABLE,
+			      "this Idempotency-Key was used for a request with another duration");
+		return;
+	case STORE_NEW:
+	case STORE_REPLAY:
+		break;
+	}
+	api_set_json(response, replay == STORE_REPLAY ? API_HTTP_OK : API_HTTP_CREATED,
 		     api_token_json(&token, true));
 	secret_free((char *)token.text);
 }
@@ -417,6 +438,41 @@ static void api_purge(struct api *api, const struct api_request *request, const 
 	}
 	auth_forget_user(api->auth, response->user);
 	api_set_json(response, API_HTTP_OK, json_object());
+}
+
+/*
+ * Checks the bearer token; on failure, fills response and returns < 0. A
+ * client address whose failed authentications used up their credit gets
+ * no RSA verification of a token the service does not know yet: it is
+ * answered as an exhausted rate limit is (403, X-RateLimit-Remaining: 0),
+ * while tokens verified before keep working from that address.
+ */
+static int api_authenticate(struct api *api, const struct api_request *request,
+			    struct auth_session *session, struct api_response *response)
+{
+	int64_t now = time(NULL);
+	bool verify = true;
+	int err;
+
+	if (request->client != NULL) {
+		ratelimit_peek(api->failure_limits, request->client, api->auth_failure_limit, now,
+			       &response->rate);
+		verify = response->rate.allowed;
+	}
+	err = auth_check(api->auth, request->authorization, now, verify, session);
+	if (err == -EAGAIN) {
+		response->rate_known = true;
+		api_set_error(response, API_HTTP_FORBIDDEN,
+			      "too many failed authentications from this address");
+	} else if (err == -EACCES) {
+		if (request->client != NULL)
+			ratelimit_take(api->failure_limits, request->client,
+				       api->auth_failure_limit, now, &response->rate);
+		api_set_error(response, API_HTTP_UNAUTHORIZED, "wrong authorization token");
+	} else if (err < 0) {
+		api_set_failure(response, err);
+	}
+	return err;
 }
 
 static const struct api_route api_routes[] = {
@@ -469,18 +525,14 @@ void api_handle(struct api *api, const struct api_request *request, struct api_r
 		return;
 	}
 
-	err = auth_check(api->auth, request->authorization, time(NULL), &session);
-	if (err == -EACCES) {
-		api_set_error(response, API_HTTP_UNAUTHORIZED, "wrong authorization token");
+	err = api_authenticate(api, request, &session, response);
+	if (err < 0)
 		return;
-	}
-	if (err < 0) {
-		api_set_failure(response, err);
-		return;
-	}
 	response->authenticated = true;
 	strcpy(response->user, session.user);
-	ratelimit_take(session.window, api->rate_limit, time(NULL), &response->rate);
+	ratelimit_take(api->user_limits, session.user, api->rate_limit, time(NULL),
+		       &response->rate);
+	response->rate_known = true;
 	if (!response->rate.allowed) {
 		api_set_error(response, API_HTTP_FORBIDDEN, "rate limit exceeded");
 		return;
@@ -491,6 +543,23 @@ void api_handle(struct api *api, const struct api_request *request, struct api_r
 		return;
 	}
 	handler(api, request, id, response);
+}
+
+int api_limits_new(struct api *api)
+{
+	int err = ratelimit_table_new(&api->user_limits);
+
+	if (err == 0)
+		err = ratelimit_table_new(&api->failure_limits);
+	return err;
+}
+
+void api_limits_free(struct api *api)
+{
+	ratelimit_table_free(api->user_limits);
+	ratelimit_table_free(api->failure_limits);
+	api->user_limits = NULL;
+	api->failure_limits = NULL;
 }
 
 bool api_user_name_is_valid(const char *name)

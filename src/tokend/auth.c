@@ -2,6 +2,7 @@
 #include "auth.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,25 +11,27 @@
 #include "secret.h"
 
 #define AUTH_BUCKETS	   1024
+#define AUTH_SWEEP_SECONDS 60
 #define AUTH_BEARER_PREFIX "Bearer "
 /* Far above any token we sign; a longer header is not worth an RSA check. */
 #define AUTH_TOKEN_LENGTH_MAX 4096
 
-/* Entries are only marked revoked, never freed before auth_free, so that
- * sessions may keep pointing at their rate-limit window. */
+/* Revoked entries stay until the next sweep, answering a revoked token's
+ * retries without RSA. */
 struct auth_entry {
 	struct auth_entry *next;
 	char id[TOKEN_ID_LENGTH + 1];
 	char user[SIGNER_USER_MAX + 1];
 	int64_t expires;
 	bool revoked;
-	struct ratelimit_window window;
 };
 
 struct auth {
 	struct store *store;
 	struct signer *signer;
 	pthread_rwlock_t lock;
+	/* When auth_admit next drops revoked and expired entries. */
+	int64_t next_sweep;
 	struct auth_entry *buckets[AUTH_BUCKETS];
 };
 
@@ -55,7 +58,6 @@ void auth_free(struct auth *auth)
 		while (entry != NULL) {
 			struct auth_entry *next = entry->next;
 
-			ratelimit_destroy(&entry->window);
 			free(entry);
 			entry = next;
 		}
@@ -102,6 +104,25 @@ static char *auth_bearer_token(const char *authorization)
 	return secret_dup(start, (size_t)(end - start));
 }
 
+/* Drops the entries of tokens revoked or expired; the caller holds the write lock. */
+static void auth_sweep(struct auth *auth, int64_t now)
+{
+	for (size_t i = 0; i < AUTH_BUCKETS; i++) {
+		struct auth_entry **link = &auth->buckets[i];
+
+		while (*link != NULL) {
+			struct auth_entry *entry = *link;
+
+			if (!entry->revoked && entry->expires > now) {
+				link = &entry->next;
+				continue;
+			}
+			*link = entry->next;
+			free(entry);
+		}
+	}
+}
+
 /*
  * A token not in the table: verify it, then look it up in the database and
  * enter it. The lookup happens under the write lock so that a revocation
@@ -121,6 +142,10 @@ static int auth_admit(struct auth *auth, const char *text, const char *id, int64
 		return -EACCES;
 
 	pthread_rwlock_wrlock(&auth->lock);
+	if (now >= auth->next_sweep) {
+		auth_sweep(auth, now);
+		auth->next_sweep = now + AUTH_SWEEP_SECONDS;
+	}
 	if (auth_find(auth, id) != NULL) {
 		err = 0;
 		goto out;
@@ -139,7 +164,6 @@ static int auth_admit(struct auth *auth, const char *text, const char *id, int64
 	strcpy(entry->user, user);
 	entry->expires = expires;
 	entry->revoked = revoked;
-	ratelimit_init(&entry->window);
 	bucket = auth_bucket(auth, id);
 	entry->next = *bucket;
 	*bucket = entry;
@@ -163,7 +187,6 @@ static int auth_lookup(struct auth *auth, const char *id, int64_t now, struct au
 		} else {
 			strcpy(session->user, entry->user);
 			strcpy(session->id, entry->id);
-			session->window = &entry->window;
 			result = 1;
 		}
 	}
@@ -171,7 +194,7 @@ static int auth_lookup(struct auth *auth, const char *id, int64_t now, struct au
 	return result;
 }
 
-int auth_check(struct auth *auth, const char *authorization, int64_t now,
+int auth_check(struct auth *auth, const char *authorization, int64_t now, bool verify,
 	       struct auth_session *session)
 {
 	char id[TOKEN_ID_LENGTH + 1];
@@ -186,6 +209,10 @@ int auth_check(struct auth *auth, const char *authorization, int64_t now,
 	err = auth_lookup(auth, id, now, session);
 	if (err != 0)
 		goto out;
+	if (!verify) {
+		err = -EAGAIN;
+		goto out;
+	}
 	err = auth_admit(auth, text, id, now);
 	if (err < 0)
 		goto out;

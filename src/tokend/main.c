@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -26,15 +27,25 @@
 #include <sqlite3.h>
 
 #include "api.h"
+#include "datadir.h"
 #include "duration.h"
 #include "log.h"
 #include "secret.h"
 #include "server.h"
 #include "version.h"
 
-#define MAIN_EXIT_USAGE		  2
-#define MAIN_DEFAULT_MAX_DURATION (365 * 24 * 3600)
-#define MAIN_DEFAULT_RATE_LIMIT	  3600
+#define MAIN_EXIT_USAGE				 2
+#define MAIN_DEFAULT_MAX_DURATION		 (365 * 24 * 3600)
+#define MAIN_DEFAULT_RATE_LIMIT			 3600
+#define MAIN_DEFAULT_MAX_CONNECTIONS		 512
+#define MAIN_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS 32
+/* Enough for a person mistyping or a mount retrying a stale token, far from a guessing attack. */
+#define MAIN_DEFAULT_AUTH_FAILURE_LIMIT 100
+/* As libmicrohttpd's idle timeout: a well-behaved client sees no change. */
+#define MAIN_DEFAULT_REQUEST_TIMEOUT 30
+#define MAIN_MAX_REQUEST_TIMEOUT     3600
+/* Far above what one process can hold open. */
+#define MAIN_COUNT_MAX 1000000
 
 struct main_options {
 	const char *data_dir;
@@ -42,13 +53,17 @@ struct main_options {
 	int64_t duration;
 	int64_t max_duration;
 	long rate_limit;
+	long auth_failure_limit;
 	bool duration_given;
 	struct server_options server;
 };
 
 static const char main_usage[] =
     "usage: rerobots-tokend --data DIR --listen HOST:PORT [--rate-limit N]\n"
-    "                       [--max-duration D] [--tls-cert FILE --tls-key FILE]\n"
+    "                       [--auth-failure-limit N] [--max-duration D]\n"
+    "                       [--tls-cert FILE --tls-key FILE]\n"
+    "                       [--max-connections N] [--max-connections-per-address N]\n"
+    "                       [--request-timeout D]\n"
     "       rerobots-tokend --data DIR --add-user NAME [--duration D]\n"
     "       rerobots-tokend --version | --help\n"
     "\n"
@@ -60,9 +75,18 @@ static const char main_usage[] =
     "  --add-user NAME     make a token for NAME, print it and exit\n"
     "  --duration D        validity of the --add-user token (default 24h)\n"
     "  --max-duration D    longest validity a client may ask for (default 365d)\n"
-    "  --rate-limit N      requests per hour per token (default 3600)\n"
+    "  --rate-limit N      requests per hour per user, all its tokens together\n"
+    "                      (default 3600)\n"
+    "  --auth-failure-limit N\n"
+    "                      failed authentications per hour per client address\n"
+    "                      (default 100)\n"
     "  --tls-cert FILE     serve HTTPS with this certificate (PEM)...\n"
     "  --tls-key FILE      ...and this private key (PEM)\n"
+    "  --max-connections N open connections at most (default 512)\n"
+    "  --max-connections-per-address N\n"
+    "                      open connections at most from one client address (default 32)\n"
+    "  --request-timeout D time a request may take to arrive, however it trickles\n"
+    "                      (default 30s)\n"
     "  -V, --version       show the versions of the service and its libraries\n"
     "  -h, --help          show this help\n";
 
@@ -89,15 +113,15 @@ static int64_t main_parse_duration(const char *option, const char *text)
 	return seconds;
 }
 
-static long main_parse_rate_limit(const char *text)
+static long main_parse_count(const char *option, const char *text, long max)
 {
 	char *end;
 	long value;
 
 	errno = 0;
 	value = strtol(text, &end, 10);
-	if (errno != 0 || end == text || *end != '\0' || value < 1)
-		main_usage_error("--rate-limit %s: not a positive whole number", text);
+	if (errno != 0 || end == text || *end != '\0' || value < 1 || value > max)
+		main_usage_error("%s %s: not a whole number from 1 to %ld", option, text, max);
 	return value;
 }
 
@@ -111,7 +135,11 @@ static void main_parse(int argc, char **argv, struct main_options *options)
 		MAX_DURATION,
 		RATE_LIMIT,
 		TLS_CERT,
-		TLS_KEY
+		TLS_KEY,
+		MAX_CONNECTIONS,
+		MAX_CONNECTIONS_PER_ADDRESS,
+		REQUEST_TIMEOUT,
+		AUTH_FAILURE_LIMIT
 	};
 	static const struct option long_options[] = {
 	    {"data", required_argument, NULL, DATA},
@@ -122,6 +150,10 @@ static void main_parse(int argc, char **argv, struct main_options *options)
 	    {"rate-limit", required_argument, NULL, RATE_LIMIT},
 	    {"tls-cert", required_argument, NULL, TLS_CERT},
 	    {"tls-key", required_argument, NULL, TLS_KEY},
+	    {"max-connections", required_argument, NULL, MAX_CONNECTIONS},
+	    {"max-connections-per-address", required_argument, NULL, MAX_CONNECTIONS_PER_ADDRESS},
+	    {"request-timeout", required_argument, NULL, REQUEST_TIMEOUT},
+	    {"auth-failure-limit", required_argument, NULL, AUTH_FAILURE_LIMIT},
 	    {"version", no_argument, NULL, 'V'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -132,6 +164,10 @@ static void main_parse(int argc, char **argv, struct main_options *options)
 	    .duration = API_DEFAULT_DURATION,
 	    .max_duration = MAIN_DEFAULT_MAX_DURATION,
 	    .rate_limit = MAIN_DEFAULT_RATE_LIMIT,
+	    .auth_failure_limit = MAIN_DEFAULT_AUTH_FAILURE_LIMIT,
+	    .server.max_connections = MAIN_DEFAULT_MAX_CONNECTIONS,
+	    .server.max_connections_per_address = MAIN_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+	    .server.request_timeout = MAIN_DEFAULT_REQUEST_TIMEOUT,
 	};
 	opterr = 0;
 	while ((option = getopt_long(argc, argv, ":hV", long_options, NULL)) != -1) {
@@ -153,13 +189,32 @@ static void main_parse(int argc, char **argv, struct main_options *options)
 			options->max_duration = main_parse_duration("--max-duration", optarg);
 			break;
 		case RATE_LIMIT:
-			options->rate_limit = main_parse_rate_limit(optarg);
+			options->rate_limit = main_parse_count("--rate-limit", optarg, LONG_MAX);
+			break;
+		case AUTH_FAILURE_LIMIT:
+			options->auth_failure_limit =
+			    main_parse_count("--auth-failure-limit", optarg, LONG_MAX);
 			break;
 		case TLS_CERT:
 			options->server.tls_cert = optarg;
 			break;
 		case TLS_KEY:
 			options->server.tls_key = optarg;
+			break;
+		case MAX_CONNECTIONS:
+			options->server.max_connections = (unsigned int)main_parse_count(
+			    "--max-connections", optarg, MAIN_COUNT_MAX);
+			break;
+		case MAX_CONNECTIONS_PER_ADDRESS:
+			options->server.max_connections_per_address =
+			    (unsigned int)main_parse_count("--max-connections-per-address", optarg,
+							   MAIN_COUNT_MAX);
+			break;
+		case REQUEST_TIMEOUT:
+			options->server.request_timeout =
+			    (unsigned int)main_parse_duration("--request-timeout", optarg);
+			if (options->server.request_timeout > MAIN_MAX_REQUEST_TIMEOUT)
+				main_usage_error("--request-timeout %s: longer than 1h", optarg);
 			break;
 		case 'h':
 			fputs(main_usage, stdout);
@@ -208,25 +263,14 @@ static void main_json_free(void *block)
 	free(block);
 }
 
-static int main_make_data_dir(const char *dir)
-{
-	int err;
-
-	if (mkdir(dir, 0700) == 0 || errno == EEXIST)
-		return 0;
-	err = errno;
-	log_error("%s: %s", dir, strerror(err));
-	return -err;
-}
-
 static int main_add_user(struct api *api, const struct main_options *options)
 {
 	struct store_token token;
-	bool existing;
+	enum store_replay replay;
 	int err;
 
 	err = api_make_token(api, options->add_user, time(NULL), options->duration, NULL, &token,
-			     &existing);
+			     &replay);
 	if (err < 0) {
 		log_error("cannot make a token for %s", options->add_user);
 		return err;
@@ -253,6 +297,8 @@ static int main_serve(struct api *api, const struct main_options *options)
 
 	err = auth_new(api->store, api->signer, &api->auth);
 	if (err == 0)
+		err = api_limits_new(api);
+	if (err == 0)
 		err = listing_cache_new(&api->listings);
 	if (err == 0)
 		err = store_watch_start(api->store);
@@ -265,6 +311,7 @@ static int main_serve(struct api *api, const struct main_options *options)
 	server_stop(server);
 out:
 	listing_cache_free(api->listings);
+	api_limits_free(api);
 	auth_free(api->auth);
 	return err;
 }
@@ -284,8 +331,9 @@ int main(int argc, char **argv)
 	json_set_alloc_funcs(malloc, main_json_free);
 
 	api.rate_limit = options.rate_limit;
+	api.auth_failure_limit = options.auth_failure_limit;
 	api.max_duration = options.max_duration;
-	err = main_make_data_dir(options.data_dir);
+	err = datadir_prepare(options.data_dir);
 	if (err == 0)
 		err = store_open(options.data_dir, &api.store);
 	if (err == 0)

@@ -14,11 +14,15 @@
 #include "server.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <netdb.h>
-#include <stdatomic.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,21 +31,50 @@
 
 #include "log.h"
 #include "secret.h"
+#include "token_id.h"
 
-#define SERVER_THREADS_MIN    2
-#define SERVER_THREADS_MAX    8
-#define SERVER_IDLE_TIMEOUT   30
+#define SERVER_THREADS_MIN	 2
+#define SERVER_THREADS_MAX	 8
+#define SERVER_IDLE_TIMEOUT	 30
+#define SERVER_WATCHDOG_INTERVAL 1
+/* Descriptors besides the connections: the listening socket, epoll and
+ * signalling pipes of each thread, SQLite's files, the log. */
+#define SERVER_FILES_RESERVED 64
 #define SERVER_LOG_URI_MAX    512
-#define SERVER_LOG_METHOD_MAX 16
 #define SERVER_HOST_MAX	      256
 #define SERVER_REDACTED	      "[redacted]"
+
+/*
+ * An open connection, from libmicrohttpd's start notification to its close
+ * notification, which comes before the socket is closed: while one is in
+ * the list (under connections_lock), its fd is still its own.
+ */
+struct server_connection {
+	struct server_connection *previous;
+	struct server_connection *next;
+	unsigned long number;
+	int fd;
+	/* When the connection opened or its previous answer was sent. */
+	struct timespec waiting_since;
+	/* The request has arrived whole and is being answered. */
+	bool answering;
+	bool shut_down;
+};
 
 struct server {
 	struct api *api;
 	struct MHD_Daemon *daemon;
-	_Atomic unsigned long connections;
+	unsigned long connection_count;
+	unsigned int request_timeout;
 	char *tls_cert;
 	char *tls_key;
+
+	pthread_mutex_t connections_lock;
+	struct server_connection *connections;
+	pthread_t watchdog;
+	bool watchdog_running;
+	bool stopping;
+	pthread_cond_t watchdog_wakeup;
 };
 
 struct server_request {
@@ -50,40 +83,91 @@ struct server_request {
 	bool too_large;
 	char *body;
 	size_t body_length;
-	char log_uri[SERVER_LOG_URI_MAX + sizeof(SERVER_REDACTED) + 4];
+	char log_uri[SERVER_LOG_URI_MAX + 1];
 };
 
-static bool server_is_jwt_character(char c)
+/* The words of the API's paths; any other path segment may be anything a client sent. */
+static const char *const server_route_words[] = {"tokens", "token", "revoke", "purge"};
+
+static bool server_segment_is_loggable(const char *segment, size_t length)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '-' || c == '_' || c == '.';
+	char id[TOKEN_ID_LENGTH + 1];
+
+	for (size_t i = 0; i < sizeof(server_route_words) / sizeof(server_route_words[0]); i++)
+		if (strlen(server_route_words[i]) == length &&
+		    memcmp(server_route_words[i], segment, length) == 0)
+			return true;
+	if (length != TOKEN_ID_LENGTH)
+		return false;
+	memcpy(id, segment, length);
+	id[length] = '\0';
+	return token_id_is_valid(id);
+}
+
+/* Appends text to the log URI at *length, if it fits. */
+static void server_log_append(char *out, size_t *length, const char *text, size_t size)
+{
+	if (*length + size > SERVER_LOG_URI_MAX)
+		return;
+	memcpy(out + *length, text, size);
+	*length += size;
+}
+
+/* The query as the log shows it: with_token and a short alphanumeric value, else redacted. */
+static void server_log_query(const char *query, char *out, size_t *length)
+{
+	static const char known[] = "with_token=";
+	size_t value_length;
+
+	if (strncmp(query, known, strlen(known)) == 0) {
+		value_length = strlen(query + strlen(known));
+		if (value_length <= 5 &&
+		    strspn(query + strlen(known), "abcdefghijklmnopqrstuvwxyz0123456789") ==
+			value_length) {
+			server_log_append(out, length, query, strlen(query));
+			return;
+		}
+	}
+	server_log_append(out, length, SERVER_REDACTED, strlen(SERVER_REDACTED));
 }
 
 /*
- * The URI as the log shows it: one word of printable characters, cut at
- * SERVER_LOG_URI_MAX, and with anything shaped like a JWT (its base64url
- * header always starts "eyJ", for '{"') replaced, so that a token sent in a
- * path or query by mistake never reaches the log.
+ * The URI as the log shows it: only the path segments that are words of
+ * the API or token ids, and only the query the API knows; anything else
+ * becomes [redacted]. Redacting by what a token looks like (its base64url
+ * header starts "eyJ") is not enough: a percent-encoded token, or one
+ * without its header, would slip through.
  */
 static void server_log_uri(const char *uri, char *out)
 {
+	const char *query = strchr(uri, '?');
+	const char *path_end = query != NULL ? query : uri + strlen(uri);
+	const char *segment = uri;
 	size_t length = 0;
 
-	while (*uri != '\0' && length < SERVER_LOG_URI_MAX) {
-		if (strncmp(uri, "eyJ", 3) == 0) {
-			memcpy(out + length, SERVER_REDACTED, strlen(SERVER_REDACTED));
-			length += strlen(SERVER_REDACTED);
-			while (server_is_jwt_character(*uri))
-				uri++;
+	while (segment < path_end) {
+		const char *slash;
+		size_t segment_length;
+
+		if (*segment == '/') {
+			server_log_append(out, &length, "/", 1);
+			segment++;
 			continue;
 		}
-		out[length++] = (*uri > 0x20 && *uri < 0x7f) ? *uri : '?';
-		uri++;
+		slash = memchr(segment, '/', (size_t)(path_end - segment));
+		segment_length = (size_t)((slash != NULL ? slash : path_end) - segment);
+		if (server_segment_is_loggable(segment, segment_length))
+			server_log_append(out, &length, segment, segment_length);
+		else
+			server_log_append(out, &length, SERVER_REDACTED, strlen(SERVER_REDACTED));
+		segment += segment_length;
 	}
-	if (*uri != '\0') {
-		memcpy(out + length, "...", 3);
-		length += 3;
+	if (query != NULL) {
+		server_log_append(out, &length, "?", 1);
+		server_log_query(query + 1, out, &length);
 	}
+	if (length == 0)
+		server_log_append(out, &length, SERVER_REDACTED, strlen(SERVER_REDACTED));
 	out[length] = '\0';
 }
 
@@ -98,11 +182,41 @@ static void *server_begin_request(void *cls, const char *uri, struct MHD_Connect
 	return request;
 }
 
+static struct server_connection *server_connection_of(struct MHD_Connection *connection)
+{
+	const union MHD_ConnectionInfo *info =
+	    MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return info == NULL ? NULL : info->socket_context;
+}
+
+static unsigned long server_connection_number(struct MHD_Connection *connection)
+{
+	const struct server_connection *tracked = server_connection_of(connection);
+
+	return tracked == NULL ? 0 : tracked->number;
+}
+
+/* The request on connection has arrived whole (answering) or was answered (waiting again). */
+static void server_connection_set_answering(struct server *server,
+					    struct MHD_Connection *connection, bool answering)
+{
+	struct server_connection *tracked = server_connection_of(connection);
+
+	if (tracked == NULL)
+		return;
+	pthread_mutex_lock(&server->connections_lock);
+	tracked->answering = answering;
+	clock_gettime(CLOCK_MONOTONIC, &tracked->waiting_since);
+	pthread_mutex_unlock(&server->connections_lock);
+}
+
 static void server_end_request(void *cls, struct MHD_Connection *connection, void **req_cls,
 			       enum MHD_RequestTerminationCode code)
 {
 	struct server_request *request = *req_cls;
 
+	server_connection_set_answering(cls, connection, false);
 	if (request == NULL)
 		return;
 	free(request->body);
@@ -110,45 +224,160 @@ static void server_end_request(void *cls, struct MHD_Connection *connection, voi
 	*req_cls = NULL;
 }
 
+static void server_track_connection(struct server *server, struct MHD_Connection *connection,
+				    void **socket_context)
+{
+	const union MHD_ConnectionInfo *info =
+	    MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+	struct server_connection *tracked = calloc(1, sizeof(*tracked));
+
+	if (tracked == NULL || info == NULL) {
+		/* Untracked, it still has libmicrohttpd's idle timeout. */
+		free(tracked);
+		return;
+	}
+	tracked->fd = info->connect_fd;
+	clock_gettime(CLOCK_MONOTONIC, &tracked->waiting_since);
+	pthread_mutex_lock(&server->connections_lock);
+	tracked->number = ++server->connection_count;
+	tracked->next = server->connections;
+	if (tracked->next != NULL)
+		tracked->next->previous = tracked;
+	server->connections = tracked;
+	pthread_mutex_unlock(&server->connections_lock);
+	*socket_context = tracked;
+	log_info("connection %lu accepted", tracked->number);
+}
+
+static void server_forget_connection(struct server *server, void **socket_context)
+{
+	struct server_connection *tracked = *socket_context;
+
+	if (tracked == NULL)
+		return;
+	pthread_mutex_lock(&server->connections_lock);
+	if (tracked->previous != NULL)
+		tracked->previous->next = tracked->next;
+	else
+		server->connections = tracked->next;
+	if (tracked->next != NULL)
+		tracked->next->previous = tracked->previous;
+	pthread_mutex_unlock(&server->connections_lock);
+	free(tracked);
+	*socket_context = NULL;
+}
+
 static void server_notify_connection(void *cls, struct MHD_Connection *connection,
 				     void **socket_context,
 				     enum MHD_ConnectionNotificationCode code)
 {
-	struct server *server = cls;
-	unsigned long number;
-
-	if (code != MHD_CONNECTION_NOTIFY_STARTED)
-		return;
-	number = ++server->connections;
-	*socket_context = (void *)(uintptr_t)number;
-	log_info("connection %lu accepted", number);
+	if (code == MHD_CONNECTION_NOTIFY_STARTED)
+		server_track_connection(cls, connection, socket_context);
+	else if (code == MHD_CONNECTION_NOTIFY_CLOSED)
+		server_forget_connection(cls, socket_context);
 }
 
-static unsigned long server_connection_number(struct MHD_Connection *connection)
+/*
+ * libmicrohttpd's own timeout restarts with every byte, so a client that
+ * trickles a header line now and then holds its connection for ever. The
+ * watchdog counts from the connection's start or its previous answer
+ * instead, and shuts down the socket of a request not whole in time:
+ * libmicrohttpd then reads its end and closes the connection itself.
+ */
+static void server_shut_down_late(struct server *server, const struct timespec *now)
 {
-	const union MHD_ConnectionInfo *info =
-	    MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	pthread_mutex_lock(&server->connections_lock);
+	for (struct server_connection *tracked = server->connections; tracked != NULL;
+	     tracked = tracked->next) {
+		if (tracked->answering || tracked->shut_down ||
+		    now->tv_sec - tracked->waiting_since.tv_sec < server->request_timeout)
+			continue;
+		/* Logged first, so that a client that sees its connection end finds the line. */
+		log_info("connection %lu closed: its request did not arrive within %u s",
+			 tracked->number, server->request_timeout);
+		shutdown(tracked->fd, SHUT_RDWR);
+		tracked->shut_down = true;
+	}
+	pthread_mutex_unlock(&server->connections_lock);
+}
 
-	return info == NULL ? 0 : (unsigned long)(uintptr_t)info->socket_context;
+static void *server_watchdog(void *argument)
+{
+	struct server *server = argument;
+	struct timespec now, wakeup;
+
+	pthread_mutex_lock(&server->connections_lock);
+	while (!server->stopping) {
+		pthread_mutex_unlock(&server->connections_lock);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		server_shut_down_late(server, &now);
+		wakeup = now;
+		wakeup.tv_sec += SERVER_WATCHDOG_INTERVAL;
+		pthread_mutex_lock(&server->connections_lock);
+		if (!server->stopping)
+			pthread_cond_timedwait(&server->watchdog_wakeup, &server->connections_lock,
+					       &wakeup);
+	}
+	pthread_mutex_unlock(&server->connections_lock);
+	return NULL;
+}
+
+static int server_start_watchdog(struct server *server)
+{
+	pthread_condattr_t attributes;
+	int err;
+
+	pthread_condattr_init(&attributes);
+	pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
+	pthread_cond_init(&server->watchdog_wakeup, &attributes);
+	pthread_condattr_destroy(&attributes);
+	err = pthread_create(&server->watchdog, NULL, server_watchdog, server);
+	if (err != 0) {
+		pthread_cond_destroy(&server->watchdog_wakeup);
+		log_error("cannot start the watchdog thread: %s", strerror(err));
+		return -EIO;
+	}
+	server->watchdog_running = true;
+	return 0;
+}
+
+static void server_stop_watchdog(struct server *server)
+{
+	if (!server->watchdog_running)
+		return;
+	pthread_mutex_lock(&server->connections_lock);
+	server->stopping = true;
+	pthread_cond_signal(&server->watchdog_wakeup);
+	pthread_mutex_unlock(&server->connections_lock);
+	pthread_join(server->watchdog, NULL);
+	pthread_cond_destroy(&server->watchdog_wakeup);
+	server->watchdog_running = false;
+}
+
+/* The method as the log shows it: one of HTTP's, else (it may be anything) [redacted]. */
+static const char *server_log_method(const char *method)
+{
+	static const char *const known[] = {"GET",   "HEAD",	"POST",	 "PUT",	   "DELETE",
+					    "PATCH", "OPTIONS", "TRACE", "CONNECT"};
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcmp(method, known[i]) == 0)
+			return known[i];
+	return SERVER_REDACTED;
 }
 
 static void server_log_request(struct MHD_Connection *connection,
 			       const struct server_request *request, const char *method,
 			       const struct api_response *response)
 {
-	char safe_method[SERVER_LOG_METHOD_MAX + 1];
 	struct timespec now;
 	double milliseconds;
-	size_t i;
 
-	for (i = 0; method[i] != '\0' && i < SERVER_LOG_METHOD_MAX; i++)
-		safe_method[i] = (method[i] > 0x20 && method[i] < 0x7f) ? method[i] : '?';
-	safe_method[i] = '\0';
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	milliseconds = (double)(now.tv_sec - request->start.tv_sec) * 1e3 +
 		       (double)(now.tv_nsec - request->start.tv_nsec) / 1e6;
-	log_info("%s %s %u %s %.1fms conn=%lu", safe_method, request->log_uri, response->status,
-		 response->authenticated ? response->user : "-", milliseconds,
+	log_info("%s %s %u %s %.1fms conn=%lu", server_log_method(method), request->log_uri,
+		 response->status, response->authenticated ? response->user : "-", milliseconds,
 		 server_connection_number(connection));
 }
 
@@ -168,7 +397,7 @@ static bool server_add_headers(struct MHD_Response *reply, const struct api_resp
 		ok &= MHD_add_response_header(reply, "ETag", response->etag) == MHD_YES;
 	if (response->allow != NULL)
 		ok &= MHD_add_response_header(reply, "Allow", response->allow) == MHD_YES;
-	if (response->authenticated) {
+	if (response->rate_known) {
 		snprintf(number, sizeof(number), "%ld", response->rate.limit);
 		ok &= MHD_add_response_header(reply, "X-RateLimit-Limit", number) == MHD_YES;
 		snprintf(number, sizeof(number), "%ld", response->rate.remaining);
@@ -239,15 +468,71 @@ static bool server_take_body(struct server_request *request, const char *data, s
 	return true;
 }
 
-static enum MHD_Result server_respond_too_large(struct MHD_Connection *connection,
-						const struct server_request *request,
-						const char *method)
+static enum MHD_Result server_count_authorization(void *cls, enum MHD_ValueKind kind,
+						  const char *key, const char *value)
+{
+	unsigned int *count = cls;
+
+	if (strcasecmp(key, MHD_HTTP_HEADER_AUTHORIZATION) == 0)
+		(*count)++;
+	return MHD_YES;
+}
+
+/* Which of two credentials counts is anybody's guess between a proxy and us: neither does. */
+static bool server_has_one_authorization_at_most(struct MHD_Connection *connection)
+{
+	unsigned int count = 0;
+
+	MHD_get_connection_values(connection, MHD_HEADER_KIND, server_count_authorization, &count);
+	return count <= 1;
+}
+
+static enum MHD_Result server_respond_error(struct MHD_Connection *connection,
+					    const struct server_request *request,
+					    const char *method, unsigned int status,
+					    const char *message)
 {
 	struct api_response response;
 
 	memset(&response, 0, sizeof(response));
-	api_set_error(&response, MHD_HTTP_CONTENT_TOO_LARGE, "the body is over 64 KiB");
+	api_set_error(&response, status, message);
 	return server_respond(connection, request, method, &response);
+}
+
+static enum MHD_Result server_respond_too_large(struct MHD_Connection *connection,
+						const struct server_request *request,
+						const char *method)
+{
+	return server_respond_error(connection, request, method, MHD_HTTP_CONTENT_TOO_LARGE,
+				    "the body is over 64 KiB");
+}
+
+/*
+ * The client's address as failed authentications are counted: an IPv4
+ * address, or the /64 network of an IPv6 one, since a single host is
+ * commonly given a whole /64 to pick addresses from.
+ */
+static void server_client_key(struct MHD_Connection *connection, char *key, size_t size)
+{
+	const union MHD_ConnectionInfo *info =
+	    MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *address = info == NULL ? NULL : info->client_addr;
+	struct in6_addr network;
+
+	snprintf(key, size, "unknown");
+	if (address != NULL && address->sa_family == AF_INET) {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)address)->sin_addr, key,
+			  (socklen_t)size);
+	} else if (address != NULL && address->sa_family == AF_INET6) {
+		network = ((const struct sockaddr_in6 *)address)->sin6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(&network)) {
+			inet_ntop(AF_INET, &network.s6_addr[12], key, (socklen_t)size);
+			return;
+		}
+		memset(&network.s6_addr[8], 0, 8);
+		inet_ntop(AF_INET6, &network, key, (socklen_t)size);
+		strncat(key, "/64", size - strlen(key) - 1);
+	}
 }
 
 static enum MHD_Result server_handle(void *cls, struct MHD_Connection *connection, const char *url,
@@ -257,6 +542,7 @@ static enum MHD_Result server_handle(void *cls, struct MHD_Connection *connectio
 {
 	struct server *server = cls;
 	struct server_request *request = *req_cls;
+	char client[INET6_ADDRSTRLEN + sizeof("/64")];
 	struct api_response response;
 	struct api_request api_request;
 
@@ -266,8 +552,10 @@ static enum MHD_Result server_handle(void *cls, struct MHD_Connection *connectio
 		request->headers_seen = true;
 		/* A declared body over the limit is refused before it is read;
 		 * libmicrohttpd then closes the connection. */
-		if (server_declares_too_large(connection))
+		if (server_declares_too_large(connection)) {
+			server_connection_set_answering(server, connection, true);
 			return server_respond_too_large(connection, request, method);
+		}
 		return MHD_YES;
 	}
 	if (*upload_data_size != 0) {
@@ -276,10 +564,16 @@ static enum MHD_Result server_handle(void *cls, struct MHD_Connection *connectio
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	server_connection_set_answering(server, connection, true);
 	if (request->too_large)
 		return server_respond_too_large(connection, request, method);
+	if (!server_has_one_authorization_at_most(connection))
+		return server_respond_error(connection, request, method, MHD_HTTP_BAD_REQUEST,
+					    "more than one Authorization header");
 
+	server_client_key(connection, client, sizeof(client));
 	api_request = (struct api_request){
+	    .client = client,
 	    .method = method,
 	    .path = url,
 	    .authorization = server_header(connection, MHD_HTTP_HEADER_AUTHORIZATION),
@@ -399,13 +693,17 @@ static char *server_read_file(const char *path)
 	return content;
 }
 
-static unsigned int server_thread_count(void)
+/* libmicrohttpd shares the connection limit out among its threads: each gets one at least. */
+static unsigned int server_thread_count(unsigned int max_connections)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned int count;
 
 	if (cpus < SERVER_THREADS_MIN)
-		return SERVER_THREADS_MIN;
-	return cpus > SERVER_THREADS_MAX ? SERVER_THREADS_MAX : (unsigned int)cpus;
+		count = SERVER_THREADS_MIN;
+	else
+		count = cpus > SERVER_THREADS_MAX ? SERVER_THREADS_MAX : (unsigned int)cpus;
+	return count < max_connections ? count : max_connections;
 }
 
 static int server_load_tls(struct server *server, const struct server_options *options)
@@ -417,6 +715,38 @@ static int server_load_tls(struct server *server, const struct server_options *o
 	server->tls_cert = server_read_file(options->tls_cert);
 	server->tls_key = server_read_file(options->tls_key);
 	return server->tls_cert != NULL && server->tls_key != NULL ? 0 : -EIO;
+}
+
+/*
+ * Every connection takes a descriptor; past the soft limit, accept fails
+ * and libmicrohttpd stops taking anyone. Raises the soft limit to what
+ * max_connections needs, or says why it cannot.
+ */
+static int server_reserve_files(unsigned int max_connections)
+{
+	rlim_t needed = (rlim_t)max_connections + SERVER_FILES_RESERVED;
+	struct rlimit limit;
+
+	if (getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+		log_error("cannot read the open file limit: %s", strerror(errno));
+		return -EIO;
+	}
+	if (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur >= needed)
+		return 0;
+	if (limit.rlim_max != RLIM_INFINITY && limit.rlim_max < needed) {
+		log_error("--max-connections %u needs %llu open files, over the hard limit of %llu "
+			  "(ulimit -Hn)",
+			  max_connections, (unsigned long long)needed,
+			  (unsigned long long)limit.rlim_max);
+		return -EMFILE;
+	}
+	limit.rlim_cur = needed;
+	if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+		log_error("cannot raise the open file limit to %llu: %s",
+			  (unsigned long long)needed, strerror(errno));
+		return -EIO;
+	}
+	return 0;
 }
 
 int server_start(struct api *api, const struct server_options *options, struct server **result)
@@ -432,6 +762,11 @@ int server_start(struct api *api, const struct server_options *options, struct s
 	if (server == NULL)
 		return -ENOMEM;
 	server->api = api;
+	server->request_timeout = options->request_timeout;
+	pthread_mutex_init(&server->connections_lock, NULL);
+	err = server_reserve_files(options->max_connections);
+	if (err < 0)
+		goto out_err;
 	err = server_resolve(options->listen, &address, display);
 	if (err < 0)
 		goto out_err;
@@ -454,16 +789,21 @@ int server_start(struct api *api, const struct server_options *options, struct s
 	server->daemon = MHD_start_daemon(
 	    flags, 0, NULL, NULL, server_handle, server, MHD_OPTION_EXTERNAL_LOGGER,
 	    server_log_library, server, MHD_OPTION_SOCK_ADDR, address->ai_addr,
-	    MHD_OPTION_THREAD_POOL_SIZE, server_thread_count(), MHD_OPTION_CONNECTION_TIMEOUT,
-	    (unsigned int)SERVER_IDLE_TIMEOUT, MHD_OPTION_URI_LOG_CALLBACK, server_begin_request,
-	    server, MHD_OPTION_NOTIFY_COMPLETED, server_end_request, server,
-	    MHD_OPTION_NOTIFY_CONNECTION, server_notify_connection, server, MHD_OPTION_ARRAY,
-	    tls_options, MHD_OPTION_END);
+	    MHD_OPTION_THREAD_POOL_SIZE, server_thread_count(options->max_connections),
+	    MHD_OPTION_CONNECTION_LIMIT, options->max_connections,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, options->max_connections_per_address,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)SERVER_IDLE_TIMEOUT,
+	    MHD_OPTION_URI_LOG_CALLBACK, server_begin_request, server, MHD_OPTION_NOTIFY_COMPLETED,
+	    server_end_request, server, MHD_OPTION_NOTIFY_CONNECTION, server_notify_connection,
+	    server, MHD_OPTION_ARRAY, tls_options, MHD_OPTION_END);
 	if (server->daemon == NULL) {
 		log_error("cannot listen on %s", options->listen);
 		err = -EIO;
 		goto out_err;
 	}
+	err = server_start_watchdog(server);
+	if (err < 0)
+		goto out_err;
 	info = MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	log_info("listening on %s://%s:%u", tls ? "https" : "http", display,
 		 info == NULL ? 0 : (unsigned int)info->port);
@@ -482,8 +822,10 @@ void server_stop(struct server *server)
 {
 	if (server == NULL)
 		return;
+	server_stop_watchdog(server);
 	if (server->daemon != NULL)
 		MHD_stop_daemon(server->daemon);
+	pthread_mutex_destroy(&server->connections_lock);
 	free(server->tls_cert);
 	secret_free(server->tls_key);
 	free(server);

@@ -23,6 +23,12 @@ struct server_options {
 	/* Both set for HTTPS. */
 	const char *tls_cert;
 	const char *tls_key;
+	/* Open connections at most, in all and from one client address. */
+	unsigned int max_connections;
+	unsigned int max_connections_per_address;
+	/* Seconds a request (line, headers, body) may take to arrive, counted
+	 * from the connection's start or its previous answer. */
+	unsigned int request_timeout;
 };
 
 struct server;
@@ -30,7 +36,11 @@ struct server;
 /* Whether listen is an address server_start can use; logs why not. */
 bool server_address_is_valid(const char *listen);
 
-/* Starts serving and logs "listening on URL"; -EINVAL for a bad address, -EIO otherwise. */
+/*
+ * Starts serving and logs "listening on URL"; -EINVAL for a bad address,
+ * -EMFILE when the open file limit cannot take max_connections, -EIO
+ * otherwise.
+ */
 int server_start(struct api *api, const struct server_options *options, struct server **server);
 
 /* Closes the connections and waits for the threads. */

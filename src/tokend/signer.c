@@ -19,12 +19,12 @@
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 
+#include "datadir.h"
 #include "log.h"
 #include "secret.h"
 
-#define SIGNER_KEY_FILE_NAME "signing-key.pem"
-#define SIGNER_KEY_BITS	     2048
-#define SIGNER_JTI_BYTES     16
+#define SIGNER_KEY_BITS	 2048
+#define SIGNER_JTI_BYTES 16
 
 struct signer {
 	char *private_pem;
@@ -33,65 +33,87 @@ struct signer {
 	size_t public_length;
 };
 
+/*
+ * Opens a new file for the key under a random name: O_EXCL and O_NOFOLLOW,
+ * so that nothing planted there (a symbolic link to a file others read)
+ * receives it.
+ */
+static int signer_open_temporary(int dir_fd, char *name, size_t size)
+{
+	unsigned char random[8];
+	int fd;
+
+	if (RAND_bytes(random, sizeof(random)) != 1)
+		return -EIO;
+	snprintf(name, size, ".%s.%02x%02x%02x%02x%02x%02x%02x%02x", DATADIR_SIGNING_KEY, random[0],
+		 random[1], random[2], random[3], random[4], random[5], random[6], random[7]);
+	fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	return fd < 0 ? -errno : fd;
+}
+
 /* Writes a new key to a private temporary file and links it into place, so
  * that two processes creating the key at once both end up with the winner's. */
-static int signer_create_key(const char *dir, const char *path)
+static int signer_create_key(int dir_fd, const char *dir)
 {
-	char *temporary = NULL;
+	char temporary[sizeof(DATADIR_SIGNING_KEY) + 32];
 	EVP_PKEY *key = NULL;
 	FILE *file = NULL;
 	int fd, err = -EIO;
 
-	if (asprintf(&temporary, "%s/.%s.%ld", dir, SIGNER_KEY_FILE_NAME, (long)getpid()) < 0)
-		return -ENOMEM;
 	key = EVP_RSA_gen(SIGNER_KEY_BITS);
 	if (key == NULL) {
 		log_error("cannot generate an RSA key");
-		goto out;
+		return -EIO;
 	}
-	fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fd = signer_open_temporary(dir_fd, temporary, sizeof(temporary));
 	if (fd < 0 || (file = fdopen(fd, "w")) == NULL) {
-		log_error("%s: %s", temporary, strerror(errno));
+		log_error("%s: cannot make a file for the signing key: %s", dir,
+			  strerror(fd < 0 ? -fd : errno));
 		if (fd >= 0)
 			close(fd);
 		goto out;
 	}
 	if (PEM_write_PrivateKey(file, key, NULL, NULL, 0, NULL, NULL) != 1 || fflush(file) != 0 ||
 	    fsync(fileno(file)) != 0) {
-		log_error("%s: cannot write the key", temporary);
+		log_error("%s/%s: cannot write the key", dir, temporary);
 		goto out_unlink;
 	}
-	if (link(temporary, path) != 0 && errno != EEXIST) {
-		log_error("%s: %s", path, strerror(errno));
+	/* linkat never follows a link at the new name: where anything is there, EEXIST. */
+	if (linkat(dir_fd, temporary, dir_fd, DATADIR_SIGNING_KEY, 0) != 0 && errno != EEXIST) {
+		log_error("%s/%s: %s", dir, DATADIR_SIGNING_KEY, strerror(errno));
 		goto out_unlink;
 	}
 	err = 0;
 
 out_unlink:
-	unlink(temporary);
+	unlinkat(dir_fd, temporary, 0);
 out:
 	if (file != NULL)
 		fclose(file);
 	EVP_PKEY_free(key);
-	free(temporary);
 	return err;
 }
 
-static int signer_read_key(struct signer *signer, const char *path)
+static int signer_read_key(struct signer *signer, int dir_fd, const char *dir)
 {
 	struct stat status;
 	FILE *file;
-	int err = 0;
+	int fd, err;
 
-	file = fopen(path, "re");
-	if (file == NULL) {
-		log_error("%s: %s", path, strerror(errno));
+	err = datadir_check_file(dir_fd, dir, DATADIR_SIGNING_KEY);
+	if (err < 0)
+		return err;
+	fd = openat(dir_fd, DATADIR_SIGNING_KEY, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || (file = fdopen(fd, "r")) == NULL) {
+		log_error("%s/%s: %s", dir, DATADIR_SIGNING_KEY, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return -EIO;
 	}
-	if (fstat(fileno(file), &status) != 0 || (status.st_mode & 077) != 0) {
-		log_error("%s: the signing key is readable by others; chmod 600 it", path);
+	if (fstat(fileno(file), &status) != 0) {
+		log_error("%s/%s: %s", dir, DATADIR_SIGNING_KEY, strerror(errno));
 		fclose(file);
-		return -EACCES;
+		return -EIO;
 	}
 	signer->private_pem = calloc(1, (size_t)status.st_size + 1);
 	if (signer->private_pem == NULL) {
@@ -100,7 +122,7 @@ static int signer_read_key(struct signer *signer, const char *path)
 		signer->private_length =
 		    fread(signer->private_pem, 1, (size_t)status.st_size, file);
 		if (signer->private_length != (size_t)status.st_size) {
-			log_error("%s: short read", path);
+			log_error("%s/%s: short read", dir, DATADIR_SIGNING_KEY);
 			err = -EIO;
 		}
 	}
@@ -147,32 +169,31 @@ out:
 int signer_open(const char *dir, struct signer **result)
 {
 	struct signer *signer = calloc(1, sizeof(*signer));
-	char *path = NULL;
-	int err = -ENOMEM;
+	int dir_fd = -1, err;
 
 	if (signer == NULL)
 		return -ENOMEM;
-	if (asprintf(&path, "%s/%s", dir, SIGNER_KEY_FILE_NAME) < 0) {
-		path = NULL;
+	err = datadir_open(dir, &dir_fd);
+	if (err < 0)
 		goto out_err;
-	}
-	if (access(path, F_OK) != 0) {
-		err = signer_create_key(dir, path);
+	if (faccessat(dir_fd, DATADIR_SIGNING_KEY, F_OK, AT_SYMLINK_NOFOLLOW) != 0) {
+		err = signer_create_key(dir_fd, dir);
 		if (err < 0)
 			goto out_err;
 	}
-	err = signer_read_key(signer, path);
+	err = signer_read_key(signer, dir_fd, dir);
 	if (err < 0)
 		goto out_err;
 	err = signer_derive_public_key(signer);
 	if (err < 0)
 		goto out_err;
-	free(path);
+	close(dir_fd);
 	*result = signer;
 	return 0;
 
 out_err:
-	free(path);
+	if (dir_fd >= 0)
+		close(dir_fd);
 	signer_close(signer);
 	return err;
 }

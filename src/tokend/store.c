@@ -13,20 +13,23 @@
 #include "store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
+#include "datadir.h"
 #include "log.h"
 #include "secret.h"
 
-#define STORE_FILE_NAME	      "tokens.db"
 #define STORE_BUSY_TIMEOUT_MS 10000
+#define STORE_PRUNE_INTERVAL  3600
 
 static const char store_schema[] =
     "CREATE TABLE IF NOT EXISTS tokens ("
@@ -44,6 +47,7 @@ static const char store_schema[] =
     " key TEXT NOT NULL,"
     " token_id TEXT NOT NULL,"
     " created INTEGER NOT NULL,"
+    " duration INTEGER,"
     " PRIMARY KEY (user, key));"
     "CREATE INDEX IF NOT EXISTS idempotency_keys_by_age ON idempotency_keys (created);";
 
@@ -52,6 +56,7 @@ enum store_statement {
 	STORE_COMMIT,
 	STORE_ROLLBACK,
 	STORE_PRUNE_KEYS,
+	STORE_PRUNE_TOKENS,
 	STORE_FIND_KEY,
 	STORE_INSERT_KEY,
 	STORE_INSERT_TOKEN,
@@ -71,11 +76,13 @@ static const char *const store_statement_sql[STORE_STATEMENT_COUNT] = {
     [STORE_COMMIT] = "COMMIT",
     [STORE_ROLLBACK] = "ROLLBACK",
     [STORE_PRUNE_KEYS] = "DELETE FROM idempotency_keys WHERE created < ?1",
-    [STORE_FIND_KEY] = "SELECT t.id, t.token, t.created, t.expires"
+    [STORE_PRUNE_TOKENS] = "DELETE FROM tokens WHERE (revoked < ?1 OR expires < ?1)"
+			   " AND id NOT IN (SELECT token_id FROM idempotency_keys)",
+    [STORE_FIND_KEY] = "SELECT t.id, t.token, t.created, t.expires, k.duration, t.revoked"
 		       " FROM idempotency_keys k JOIN tokens t ON t.id = k.token_id"
 		       " WHERE k.user = ?1 AND k.key = ?2",
-    [STORE_INSERT_KEY] = "INSERT OR REPLACE INTO idempotency_keys (user, key, token_id, created)"
-			 " VALUES (?1, ?2, ?3, ?4)",
+    [STORE_INSERT_KEY] = "INSERT OR REPLACE INTO idempotency_keys"
+			 " (user, key, token_id, created, duration) VALUES (?1, ?2, ?3, ?4, ?5)",
     [STORE_INSERT_TOKEN] = "INSERT INTO tokens (id, user, token, created, expires)"
 			   " VALUES (?1, ?2, ?3, ?4, ?5)",
     /* Without the text, most of a row, for a listing that does not show it. */
@@ -119,6 +126,30 @@ static int store_fail(sqlite3 *db, const char *what)
 	return -EIO;
 }
 
+/*
+ * A database made before keys remembered their request's duration gets the
+ * column; its keys (NULL there) answer a replay of any body, as they did.
+ * Under BEGIN IMMEDIATE, since --add-user may open the same file at once.
+ */
+static int store_upgrade(sqlite3 *db)
+{
+	sqlite3_stmt *probe = NULL;
+	int err = 0;
+
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return store_fail(db, "upgrade");
+	if (sqlite3_prepare_v2(db, "SELECT duration FROM idempotency_keys", -1, &probe, NULL) !=
+		SQLITE_OK &&
+	    sqlite3_exec(db, "ALTER TABLE idempotency_keys ADD COLUMN duration INTEGER", NULL, NULL,
+			 NULL) != SQLITE_OK)
+		err = store_fail(db, "upgrade");
+	sqlite3_finalize(probe);
+	if (sqlite3_exec(db, err == 0 ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK &&
+	    err == 0)
+		err = store_fail(db, "upgrade");
+	return err;
+}
+
 static int store_configure(sqlite3 *db)
 {
 	sqlite3_stmt *statement = NULL;
@@ -139,7 +170,33 @@ static int store_configure(sqlite3 *db)
 		return store_fail(db, "synchronous");
 	if (sqlite3_exec(db, store_schema, NULL, NULL, NULL) != SQLITE_OK)
 		return store_fail(db, "schema");
-	return 0;
+	return store_upgrade(db);
+}
+
+/*
+ * Makes the database file where missing, mode 0600, never through a
+ * symbolic link, and checks what is there, so that SQLite (which opens by
+ * name) finds a file of ours; the checked directory keeps it so.
+ */
+static int store_create_file(const char *dir)
+{
+	int dir_fd, fd, err;
+
+	err = datadir_open(dir, &dir_fd);
+	if (err < 0)
+		return err;
+	fd = openat(dir_fd, DATADIR_DATABASE, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		    0600);
+	if (fd < 0 && errno != EEXIST) {
+		log_error("%s/%s: %s", dir, DATADIR_DATABASE, strerror(errno));
+		err = -EIO;
+	} else {
+		if (fd >= 0)
+			close(fd);
+		err = datadir_check_file(dir_fd, dir, DATADIR_DATABASE);
+	}
+	close(dir_fd);
+	return err;
 }
 
 int store_open(const char *dir, struct store **result)
@@ -151,12 +208,15 @@ int store_open(const char *dir, struct store **result)
 		return -ENOMEM;
 	pthread_mutex_init(&store->lock, NULL);
 	pthread_mutex_init(&store->watch_lock, NULL);
-	if (asprintf(&store->path, "%s/%s", dir, STORE_FILE_NAME) < 0) {
+	if (asprintf(&store->path, "%s/%s", dir, DATADIR_DATABASE) < 0) {
 		store->path = NULL;
 		goto out_err;
 	}
+	err = store_create_file(dir);
+	if (err < 0)
+		goto out_err;
 	if (sqlite3_open_v2(store->path, &store->db,
-			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX,
 			    NULL) != SQLITE_OK) {
 		err = store_fail(store->db, store->path);
 		goto out_err;
@@ -241,11 +301,15 @@ static int store_copy_text(struct store_token *token)
 	return token->text == NULL ? -ENOMEM : 0;
 }
 
-/* Looks for an earlier token of user under key; 1 when found (copied into token). */
+/*
+ * Looks for an earlier token of user under key, made since key_since; 1
+ * when found (copied into token, *replay says whether it may be answered).
+ */
 static int store_find_key(struct store *store, const char *user, const char *key, int64_t key_since,
-			  struct store_token *token)
+			  int64_t now, struct store_token *token, enum store_replay *replay)
 {
 	sqlite3_stmt *statement = store_statement(store, STORE_PRUNE_KEYS);
+	int64_t duration = token->expires - token->created;
 	int rc, err;
 
 	sqlite3_bind_int64(statement, 1, key_since);
@@ -257,12 +321,19 @@ static int store_find_key(struct store *store, const char *user, const char *key
 	store_bind_text(statement, 1, user);
 	store_bind_text(statement, 2, key);
 	rc = sqlite3_step(statement);
-	if (rc == SQLITE_DONE)
+	if (rc == SQLITE_DONE) {
 		err = 0;
-	else if (rc != SQLITE_ROW)
+	} else if (rc != SQLITE_ROW) {
 		err = store_fail(store->db, "find idempotency key");
-	else {
+	} else {
 		store_read_token(statement, token);
+		if (sqlite3_column_type(statement, 4) != SQLITE_NULL &&
+		    sqlite3_column_int64(statement, 4) != duration)
+			*replay = STORE_REPLAY_OTHER_REQUEST;
+		else if (sqlite3_column_type(statement, 5) != SQLITE_NULL || token->expires <= now)
+			*replay = STORE_REPLAY_INACTIVE;
+		else
+			*replay = STORE_REPLAY;
 		err = store_copy_text(token);
 		if (err == 0)
 			err = 1;
@@ -291,32 +362,34 @@ static int store_add(struct store *store, const char *user, const struct store_t
 	store_bind_text(statement, 2, key);
 	store_bind_text(statement, 3, token->id);
 	sqlite3_bind_int64(statement, 4, token->created);
+	sqlite3_bind_int64(statement, 5, token->expires - token->created);
 	return store_run(store, STORE_INSERT_KEY, statement);
 }
 
 int store_token_insert(struct store *store, const char *user, struct store_token *token,
-		       const char *idempotency_key, int64_t key_since, bool *existing)
+		       const char *idempotency_key, int64_t key_since, enum store_replay *replay)
 {
-	struct store_token earlier;
+	struct store_token earlier = *token;
 	int err;
 
-	*existing = false;
+	*replay = STORE_NEW;
 	pthread_mutex_lock(&store->lock);
 	err = store_execute(store, STORE_BEGIN);
 	if (err < 0)
 		goto out;
 	if (idempotency_key != NULL) {
-		err = store_find_key(store, user, idempotency_key, key_since, &earlier);
+		err = store_find_key(store, user, idempotency_key, key_since, token->created,
+				     &earlier, replay);
 		if (err < 0)
 			goto out_rollback;
 		if (err == 1) {
 			err = store_execute(store, STORE_COMMIT);
 			if (err < 0) {
 				secret_free((char *)earlier.text);
+				*replay = STORE_NEW;
 				goto out_rollback;
 			}
 			*token = earlier;
-			*existing = true;
 			goto out;
 		}
 	}
@@ -482,6 +555,35 @@ int store_token_purge(struct store *store, const char *user, int64_t now)
 	return err;
 }
 
+int store_prune(struct store *store, int64_t now)
+{
+	sqlite3_stmt *statement;
+	int tokens = 0, err;
+
+	pthread_mutex_lock(&store->lock);
+	err = store_execute(store, STORE_BEGIN);
+	if (err < 0)
+		goto out;
+	statement = store_statement(store, STORE_PRUNE_KEYS);
+	sqlite3_bind_int64(statement, 1, now - STORE_KEEP_SECONDS);
+	err = store_run(store, STORE_PRUNE_KEYS, statement);
+	if (err == 0) {
+		statement = store_statement(store, STORE_PRUNE_TOKENS);
+		sqlite3_bind_int64(statement, 1, now - STORE_KEEP_SECONDS);
+		err = store_run(store, STORE_PRUNE_TOKENS, statement);
+		tokens = sqlite3_changes(store->db);
+	}
+	if (err == 0)
+		err = store_execute(store, STORE_COMMIT);
+	if (err < 0)
+		store_execute(store, STORE_ROLLBACK);
+	else if (tokens > 0)
+		log_info("database: pruned %d revoked or expired tokens", tokens);
+out:
+	pthread_mutex_unlock(&store->lock);
+	return err;
+}
+
 uint64_t store_generation(struct store *store)
 {
 	return store->generation;
@@ -500,10 +602,13 @@ static void *store_watch(void *argument)
 	sqlite3 *db = NULL;
 	sqlite3_stmt *statement = NULL;
 	int64_t last_version = -1;
+	/* store_watch_start pruned already. */
+	int64_t next_prune = time(NULL) + STORE_PRUNE_INTERVAL;
 	struct timespec wakeup;
 
-	if (sqlite3_open_v2(store->path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
-		SQLITE_OK ||
+	if (sqlite3_open_v2(store->path, &db,
+			    SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK ||
 	    sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, "PRAGMA data_version", -1, &statement, NULL) != SQLITE_OK) {
 		store_fail(db, "watch for other writers");
@@ -512,6 +617,10 @@ static void *store_watch(void *argument)
 
 	pthread_mutex_lock(&store->watch_lock);
 	while (!store->stopping) {
+		if (time(NULL) >= next_prune) {
+			store_prune(store, time(NULL));
+			next_prune = time(NULL) + STORE_PRUNE_INTERVAL;
+		}
 		if (sqlite3_step(statement) == SQLITE_ROW) {
 			int64_t version = sqlite3_column_int64(statement, 0);
 
@@ -539,6 +648,10 @@ int store_watch_start(struct store *store)
 {
 	pthread_condattr_t attributes;
 	int err;
+
+	err = store_prune(store, time(NULL));
+	if (err < 0)
+		return err;
 
 	pthread_condattr_init(&attributes);
 	pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);

@@ -31,14 +31,27 @@ int store_open(const char *dir, struct store **store);
 
 void store_close(struct store *store);
 
+/* What an Idempotency-Key found. */
+enum store_replay {
+	/* None: the token was stored. */
+	STORE_NEW,
+	/* The same request made the earlier token, which is still active. */
+	STORE_REPLAY,
+	/* The same request made the earlier token, since revoked or expired. */
+	STORE_REPLAY_INACTIVE,
+	/* The key made a token for a request with another duration. */
+	STORE_REPLAY_OTHER_REQUEST,
+};
+
 /*
  * Stores a new token of user. With an idempotency_key that user already
- * used since key_since, nothing is stored: *existing becomes true and
- * token is overwritten with the earlier token, its text a secret_dup copy
- * the caller frees with secret_free.
+ * used since key_since, nothing is stored: *replay says why, and token is
+ * overwritten with the earlier token, its text a secret_dup copy the
+ * caller frees with secret_free. A request is the same when it asked for
+ * the same duration (token->expires - token->created).
  */
 int store_token_insert(struct store *store, const char *user, struct store_token *token,
-		       const char *idempotency_key, int64_t key_since, bool *existing);
+		       const char *idempotency_key, int64_t key_since, enum store_replay *replay);
 
 typedef int (*store_token_visitor)(const struct store_token *token, void *context);
 
@@ -71,6 +84,20 @@ int store_token_revoke(struct store *store, const char *user, const char *id, in
 
 /* Revokes every token of user. */
 int store_token_purge(struct store *store, const char *user, int64_t now);
+
+/*
+ * How long a revoked or expired token stays in the database: a retried
+ * revocation still finds it (200, not 404), as does a replayed
+ * Idempotency-Key (which lives as long).
+ */
+#define STORE_KEEP_SECONDS (24 * 3600)
+
+/*
+ * Deletes the tokens revoked or expired over STORE_KEEP_SECONDS before
+ * now, and the Idempotency-Keys as old, keeping every token a remaining
+ * key names. store_watch_start prunes, then its thread does so hourly.
+ */
+int store_prune(struct store *store, int64_t now);
 
 /*
  * A number that changes whenever the tokens may have changed, here or by

@@ -18,10 +18,6 @@ from apidoc import SCRIPT, conformance
 TIMEOUT = 120
 SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed(?:, (\d+) skipped)?$")
 RULE_LINE = re.compile(r"^(pass|FAIL|skip)  ([a-z0-9-]+): ")
-# Rules the service does not meet yet: a reused Idempotency-Key with another body
-# answers the earlier token instead of 422, and a repeat whose token was revoked
-# answers it instead of 409. The suite holds them so that they pass once it does.
-PENDING = {"idempotency-other-body", "idempotency-revoked"}
 RULES = [name for name, *_ in conformance.RULES]
 
 
@@ -56,13 +52,12 @@ def token_file(tokend, tmp_path):
     return path
 
 
-def test_every_rule_passes_against_rerobots_tokend_but_those_it_lacks(tokend, token_file):
+def test_every_rule_and_purge_pass_against_rerobots_tokend(tokend, token_file):
     found = outcomes(run_conformance(tokend.url, token_file, "--purge"))
     assert list(found) == RULES + ["purge"]
-    assert {rule for rule, word in found.items() if word != "pass"} == PENDING
+    assert {rule for rule, word in found.items() if word != "pass"} == set()
 
 
-@pytest.mark.xfail(strict=True, reason="the service does not answer 422 and 409 to idempotent repeats yet")
 def test_the_whole_suite_passes_against_rerobots_tokend(tokend, token_file):
     result = run_conformance(tokend.url, token_file)
     assert result.returncode == 0, result.stdout

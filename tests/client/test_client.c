@@ -32,6 +32,7 @@ struct fake_request {
 	char path[128];
 	char if_none_match[64];
 	char idempotency_key[64];
+	char authorization[64];
 	/* For GET /tokens: the query's parameters, "" where absent. */
 	bool listing;
 	bool with_token;
@@ -147,6 +148,7 @@ static bool fake_read_request(int fd, struct fake_request *request)
 	fake_header(head, "If-None-Match", request->if_none_match, sizeof(request->if_none_match));
 	fake_header(head, "Idempotency-Key", request->idempotency_key,
 		    sizeof(request->idempotency_key));
+	fake_header(head, "Authorization", request->authorization, sizeof(request->authorization));
 	fake_header(head, "Content-Length", value, sizeof(value));
 	body_length = atol(value) - (long)(length - (size_t)(end + 4 - head));
 	while (body_length > 0) {
@@ -578,6 +580,87 @@ static void test_revoke(void)
 	rr_client_free(client);
 }
 
+static void test_a_token_revoked_without_rmdir_is_reported_when_asked(void)
+{
+	struct rr_client *client = client_for_test(30);
+	struct rr_token tokens[TOKEN_COUNT + 1];
+	char removed[4][RR_TOKEN_ID_LENGTH + 1];
+	size_t count;
+
+	fake_script(respond_normally);
+	rr_client_list(client, "readdir", NULL, tokens, TOKEN_COUNT + 1, &count);
+	check("revoked, not reported",
+	      rr_client_token_revoke(client, "renew", ids[1]) == 0 &&
+		  rr_client_collect_removed(client, time(NULL), removed, 4) == 0);
+	rr_client_report_gone(client, ids[1]);
+	check("reported when asked",
+	      rr_client_collect_removed(client, time(NULL), removed, 4) == 1 &&
+		  strcmp(removed[0], ids[1]) == 0);
+	check("and once", rr_client_collect_removed(client, time(NULL), removed, 4) == 0);
+	rr_client_free(client);
+}
+
+static const char *new_text = "new.token.text";
+static int rejected_calls;
+
+/* 401 to the old token, the reference behaviour to any other. */
+static void respond_to_the_new_token_only(const struct fake_request *request, int nth,
+					  struct fake_response *response)
+{
+	char old[64];
+
+	snprintf(old, sizeof(old), "Bearer %s", own_text);
+	if (strcmp(request->authorization, old) != 0) {
+		respond_normally(request, nth, response);
+		return;
+	}
+	response->status = 401;
+	snprintf(response->body, sizeof(response->body),
+		 "{\"error_message\": \"wrong authorization token\"}");
+}
+
+static void switch_to_the_new_token(void *user)
+{
+	rejected_calls++;
+	rr_client_set_token(user, new_text);
+}
+
+static void test_a_401_is_sent_again_with_the_token_the_handler_gives(void)
+{
+	struct rr_client *client = client_for_test(0);
+	struct rr_token tokens[TOKEN_COUNT + 1];
+	char new_id[RR_TOKEN_ID_LENGTH + 1];
+	char id[RR_TOKEN_ID_LENGTH + 1];
+	size_t count;
+
+	token_id_compute(new_text, strlen(new_text), new_id);
+	fake_script(respond_to_the_new_token_only);
+	check("without a handler a 401 is EACCES",
+	      rr_client_list(client, "readdir", NULL, tokens, TOKEN_COUNT + 1, &count) == -EACCES &&
+		  fake_requests() == 1);
+	fake_script(respond_to_the_new_token_only);
+	rejected_calls = 0;
+	rr_client_on_token_rejected(client, switch_to_the_new_token, client);
+	check("the handler's token answers the same call",
+	      rr_client_list(client, "readdir", NULL, tokens, TOKEN_COUNT + 1, &count) == 0 &&
+		  count == TOKEN_COUNT && fake_requests() == 2 && rejected_calls == 1);
+	check("sent with the new token",
+	      strcmp(fake_request_at(1).authorization, "Bearer new.token.text") == 0);
+	rr_client_own_id(client, id);
+	check("the new token is the own one", strcmp(id, new_id) == 0 &&
+						  rr_client_is_own_token(client, new_id) &&
+						  !rr_client_is_own_token(client, own_id));
+	check("the new token is EBUSY", rr_client_token_revoke(client, "rmdir", new_id) == -EBUSY);
+	check("the next call needs no handler",
+	      rr_client_list(client, "readdir", NULL, tokens, TOKEN_COUNT + 1, &count) == 0 &&
+		  rejected_calls == 1);
+	check("setting the token in use changes nothing",
+	      rr_client_set_token(client, new_text) == 0);
+	check("nothing that is no JWT", rr_client_set_token(client, "a\r\nb") == -EINVAL);
+	rr_client_on_token_rejected(client, NULL, NULL);
+	rr_client_free(client);
+}
+
 /* The listing loses token 2 after the first answer. */
 static void respond_with_one_token_gone(const struct fake_request *request, int nth,
 					struct fake_response *response)
@@ -946,6 +1029,8 @@ int main(void)
 	test_a_lost_create_is_retried_with_the_same_idempotency_key();
 	test_two_creates_use_two_keys();
 	test_revoke();
+	test_a_token_revoked_without_rmdir_is_reported_when_asked();
+	test_a_401_is_sent_again_with_the_token_the_handler_gives();
 	test_tokens_gone_or_expired_are_collected();
 	test_a_paged_listing_is_read_page_by_page();
 	test_a_304_to_the_first_page_keeps_the_whole_listing();

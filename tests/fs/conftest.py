@@ -93,6 +93,7 @@ def mount_factory(driver, tokend, tmp_path):
         all_options = [f"list_ttl={list_ttl}", *options]
         if origin:
             all_options.append(f"origin={tokend.url}")
+        path = None
         if token_file:
             path = write_token_file(tmp_path / f"jwt-{index}.txt", token)
             all_options.append(f"token_file={path}")
@@ -110,6 +111,9 @@ def mount_factory(driver, tokend, tmp_path):
             env=env,
         )
         mount = Mount(mountpoint, token, process)
+        mount.token_file = path
+        # A token of a day, as add_user makes by default, is a day from expiry at once.
+        mount.expect(r"^rerobotsfs: the mount's token [0-9a-f]+\.\.\. expires within a day, ")
         mounts.append(mount)
         mount.wait_mounted()
         return mount

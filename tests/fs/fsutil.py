@@ -81,6 +81,7 @@ class Mount:
         self.token = token
         self.id = token_id(token)
         self.process = process
+        self.token_file = None  # the file given with -o token_file, if any
         self.expected = []
         self._lines = []
         self._lock = threading.Lock()

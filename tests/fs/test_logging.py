@@ -50,7 +50,8 @@ def test_foreground_driver_logs_to_stderr(mount):
 def test_daemonized_driver_logs_to_syslog(driver, tokend, tmp_path):
     if os.geteuid() != 0:
         pytest.skip("needs root: the test gives the driver a /dev/log of its own")
-    token = tokend.add_user("alice")
+    # Valid for longer than a day, so that no warning of its expiry comes before the message.
+    token = tokend.add_user("alice", duration="30d")
     token_file = write_token_file(tmp_path / "jwt.txt", token)
     mountpoint = tmp_path / "mnt"
     mountpoint.mkdir()

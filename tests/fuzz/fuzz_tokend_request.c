@@ -70,11 +70,11 @@ static void fuzz_remove_dir(void)
 static void fuzz_new_token(void)
 {
 	struct store_token token;
-	bool existing;
+	enum store_replay replay;
 
 	secret_free(fuzz_authorization);
 	fuzz_authorization = NULL;
-	if (api_make_token(&fuzz_api, FUZZ_USER, time(NULL), 3600, NULL, &token, &existing) != 0)
+	if (api_make_token(&fuzz_api, FUZZ_USER, time(NULL), 3600, NULL, &token, &replay) != 0)
 		abort();
 	fuzz_authorization = malloc(strlen(FUZZ_BEARER) + strlen(token.text) + 1);
 	if (fuzz_authorization == NULL)
@@ -98,7 +98,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (store_open(fuzz_dir, &fuzz_api.store) != 0 ||
 	    signer_open(fuzz_dir, &fuzz_api.signer) != 0 ||
 	    auth_new(fuzz_api.store, fuzz_api.signer, &fuzz_api.auth) != 0 ||
-	    listing_cache_new(&fuzz_api.listings) != 0)
+	    api_limits_new(&fuzz_api) != 0 || listing_cache_new(&fuzz_api.listings) != 0)
 		abort();
 	fuzz_new_token();
 	return 0;

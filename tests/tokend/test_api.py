@@ -1,5 +1,7 @@
 """The calls of docs/openapi.yaml, row by row."""
 
+import http.client
+import json
 import sqlite3
 import threading
 import time
@@ -101,6 +103,41 @@ def test_idempotency_key_repeat_answers_the_same_token_with_200(alice):
     assert again.status_code == 200
     assert again.json() == first.json()
     assert len(alice.listing()) == 2
+
+
+def test_idempotency_key_replay_of_a_revoked_token_is_409_and_makes_nothing(alice):
+    first = alice.post("/tokens", json={"duration": 60}, headers={"Idempotency-Key": "k1"}).json()
+    assert alice.post(f"/revoke/{first['id']}").status_code == 200
+    before = alice.listed_ids()
+    again = alice.post("/tokens", json={"duration": 60}, headers={"Idempotency-Key": "k1"})
+    assert_error(again, 409)
+    assert first["token"] not in again.text
+    assert alice.listed_ids() == before
+
+
+def test_idempotency_key_replay_of_an_expired_token_is_409(alice):
+    first = alice.post("/tokens", json={"duration": 2}, headers={"Idempotency-Key": "k1"}).json()
+    sleep_until_expired(first["expires"])
+    again = alice.post("/tokens", json={"duration": 2}, headers={"Idempotency-Key": "k1"})
+    assert_error(again, 409)
+    assert first["token"] not in again.text
+
+
+@pytest.mark.parametrize("body", [{"duration": 61}, {}], ids=["other-duration", "default-duration"])
+def test_idempotency_key_with_another_body_is_422_and_makes_nothing(alice, body):
+    first = alice.post("/tokens", json={"duration": 60}, headers={"Idempotency-Key": "k1"}).json()
+    before = alice.listed_ids()
+    again = alice.post("/tokens", json=body, headers={"Idempotency-Key": "k1"})
+    assert_error(again, 422)
+    assert first["token"] not in again.text
+    assert alice.listed_ids() == before
+
+
+def test_idempotency_key_with_the_same_request_in_other_bytes_is_a_replay(alice):
+    first = alice.post("/tokens", headers={"Idempotency-Key": "k1"}).json()
+    again = alice.post("/tokens", data=b'{ "duration" : 86400 }', headers={"Idempotency-Key": "k1"})
+    assert again.status_code == 200
+    assert again.json() == first
 
 
 def test_idempotency_key_differs_makes_a_new_token(alice):
@@ -310,11 +347,89 @@ def test_rate_limit_exhausted_is_403_with_remaining_0(tokend_factory):
     assert response.headers["X-RateLimit-Limit"] == "5"
 
 
-def test_rate_limit_is_per_token(tokend_factory):
-    tokend = tokend_factory("--rate-limit", "2")
+def test_rate_limit_is_per_user_across_a_chain_of_tokens(tokend_factory):
+    tokend = tokend_factory("--rate-limit", "4")
     first = Client(tokend, tokend.add_user("alice"))
-    second = Client(tokend, tokend.add_user("alice"))
-    for _ in range(2):
-        first.get("/tokens")
-    assert_error(first.get("/tokens"), 403)
-    assert second.get("/tokens").status_code == 200
+    bob = Client(tokend, tokend.add_user("bob"))
+    first.get("/tokens")
+    second = Client(tokend, first.create(3600)["token"])
+    third = Client(tokend, second.create(3600)["token"])
+    assert third.get("/tokens").headers["X-RateLimit-Remaining"] == "0"
+    for client in (first, second, third, Client(tokend, tokend.add_user("alice"))):
+        response = client.get("/tokens")
+        assert assert_error(response, 403) == "rate limit exceeded"
+        assert response.headers["X-RateLimit-Remaining"] == "0"
+    assert bob.get("/tokens").status_code == 200
+
+
+def bad_bearer(tokend, source="127.0.0.1"):
+    """GET /tokens with a well-formed but forged token, from the source address."""
+    connection = http.client.HTTPConnection(*tokend.url.removeprefix("http://").rsplit(":", 1),
+                                            timeout=10, source_address=(source, 0))
+    try:
+        connection.request("GET", "/tokens", headers={"Authorization": "Bearer eyJ.eyJ.c2ln"})
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), json.loads(response.read())
+    finally:
+        connection.close()
+
+
+def test_failed_authentication_is_limited_per_client_address(tokend_factory):
+    tokend = tokend_factory("--auth-failure-limit", "5")
+    known = Client(tokend, tokend.add_user("alice"))
+    assert known.get("/tokens").status_code == 200
+    fresh = tokend.add_user("alice")
+    for _ in range(5):
+        status, headers, _ = bad_bearer(tokend)
+        assert status == 401 and "X-RateLimit-Remaining" not in headers
+    status, headers, body = bad_bearer(tokend)
+    assert status == 403
+    assert body["error_message"] == "too many failed authentications from this address"
+    assert headers["X-RateLimit-Remaining"] == "0"
+    assert headers["X-RateLimit-Limit"] == "5"
+    assert time.time() < int(headers["X-RateLimit-Reset"]) <= time.time() + 3600
+    # A token not verified yet is not verified from there now; one verified before still works.
+    assert_error(Client(tokend, fresh).get("/tokens"), 403)
+    assert known.get("/tokens").status_code == 200
+    assert bad_bearer(tokend, source="127.0.0.2")[0] == 401
+
+
+def test_a_flood_of_bad_tokens_is_limited_by_default(tokend):
+    statuses = [bad_bearer(tokend)[0] for _ in range(150)]
+    assert statuses[:100] == [401] * 100
+    assert statuses[100:] == [403] * 50
+
+
+def test_expired_and_revoked_tokens_are_pruned_from_the_database(tokend):
+    alice = Client(tokend, tokend.add_user("alice"))
+    made = {name: alice.post("/tokens", json={"duration": 3600}, headers=headers).json()["id"]
+            for name, headers in [("active", {}), ("revoked-long-ago", {}), ("expired-long-ago", {}),
+                                  ("revoked-lately", {}), ("named-by-a-recent-key", {"Idempotency-Key": "new"}),
+                                  ("named-by-an-old-key", {"Idempotency-Key": "old"})]}
+    for name in ("revoked-long-ago", "revoked-lately", "named-by-a-recent-key", "named-by-an-old-key"):
+        assert alice.post(f"/revoke/{made[name]}").status_code == 200
+    tokend.stop()
+    two_days_ago = int(time.time()) - 2 * DAY
+    database = sqlite3.connect(tokend.data_dir / "tokens.db", isolation_level=None)
+    try:
+        for name in ("revoked-long-ago", "named-by-a-recent-key", "named-by-an-old-key"):
+            database.execute("UPDATE tokens SET revoked = ? WHERE id = ?", (two_days_ago, made[name]))
+        database.execute("UPDATE tokens SET created = ?, expires = ? WHERE id = ?",
+                         (two_days_ago - 60, two_days_ago, made["expired-long-ago"]))
+        database.execute("UPDATE idempotency_keys SET created = ? WHERE key = 'old'", (two_days_ago,))
+    finally:
+        database.close()
+    tokend.start()
+    database = sqlite3.connect(tokend.data_dir / "tokens.db")
+    try:
+        ids = {row[0] for row in database.execute("SELECT id FROM tokens")}
+        keys = {row[0] for row in database.execute("SELECT key FROM idempotency_keys")}
+    finally:
+        database.close()
+    assert ids == {token_id(alice.token), made["active"], made["revoked-lately"],
+                   made["named-by-a-recent-key"]}
+    assert keys == {"new"}
+    # What the replay of the recent key needs is still there.
+    replay = Client(tokend, alice.token).post("/tokens", json={"duration": 3600},
+                                              headers={"Idempotency-Key": "new"})
+    assert_error(replay, 409)

@@ -1,5 +1,7 @@
 """Bad input gets a clear 4xx with an error_message, changes nothing, and never crashes the service."""
 
+import http.client
+import json
 import os
 import socket
 
@@ -155,3 +157,30 @@ def test_bearer_in_the_path_reaches_no_log(tokend, alice):
     log = "\n".join(tokend.log_lines())
     assert made["token"] not in log
     assert made["token"].split(".")[2][:16] not in log
+
+
+def two_authorizations(tokend, method, first, second):
+    """A request with two Authorization headers, which requests cannot send."""
+    host, port = tokend.url.removeprefix("http://").rsplit(":", 1)
+    connection = http.client.HTTPConnection(host, int(port), timeout=TIMEOUT)
+    try:
+        connection.putrequest(method, "/tokens")
+        connection.putheader("Authorization", "Bearer " + first)
+        connection.putheader("authorization", "Bearer " + second)
+        connection.putheader("Content-Length", "0")
+        connection.endheaders()
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("order", ["valid-first", "valid-second"])
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_two_authorization_headers_are_400_and_change_nothing(tokend, alice, bob, order, method):
+    credentials = (alice.token, bob.token) if order == "valid-first" else ("x.y.z", alice.token)
+    before = alice.listed_ids(), bob.listed_ids()
+    status, body = two_authorizations(tokend, method, *credentials)
+    assert status == 400
+    assert body["error_message"] == "more than one Authorization header"
+    assert (alice.listed_ids(), bob.listed_ids()) == before

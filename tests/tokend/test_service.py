@@ -72,10 +72,17 @@ def test_add_user_writes_no_token_to_stderr(build_dir, tmp_path):
         ["--data", "DIR", "--listen", "127.0.0.1:0", "--frobnicate"],
         ["--data", "DIR", "--listen", "127.0.0.1:0", "extra"],
         ["--data", "DIR", "--listen"],
+        ["--data", "DIR", "--listen", "127.0.0.1:0", "--max-connections", "0"],
+        ["--data", "DIR", "--listen", "127.0.0.1:0", "--max-connections-per-address", "-1"],
+        ["--data", "DIR", "--listen", "127.0.0.1:0", "--request-timeout", "30"],
+        ["--data", "DIR", "--listen", "127.0.0.1:0", "--request-timeout", "2h"],
+        ["--data", "DIR", "--listen", "127.0.0.1:0", "--auth-failure-limit", "0"],
     ],
     ids=["nothing", "no-mode", "no-data", "both-modes", "duration-without-unit", "zero-duration",
          "duration-over-max", "name-with-space", "empty-name", "duration-when-serving", "bad-max-duration",
-         "zero-rate", "word-rate", "cert-without-key", "unknown-option", "extra-argument", "missing-value"],
+         "zero-rate", "word-rate", "cert-without-key", "unknown-option", "extra-argument", "missing-value",
+         "zero-connections", "negative-connections-per-address", "timeout-without-unit",
+         "timeout-over-1h", "zero-auth-failures"],
 )
 def test_bad_command_line_exits_2_with_one_line(build_dir, tmp_path, arguments):
     arguments = [str(tmp_path / "state") if argument == "DIR" else argument for argument in arguments]
@@ -277,7 +284,7 @@ def test_one_log_line_per_request_with_method_path_status_user_duration_connecti
         ("GET", "/tokens?with_token=1", "200", "alice"),
         ("POST", "/tokens", "201", "alice"),
         ("GET", "/tokens", "401", "-"),
-        ("GET", "/nope", "404", "-"),
+        ("GET", "/[redacted]", "404", "-"),
     ]
     assert fields[0]["conn"] == fields[1]["conn"] == fields[3]["conn"] != fields[2]["conn"]
     assert tokend.requests("POST") == [lines[1]]
@@ -314,3 +321,36 @@ def test_log_never_contains_a_token_text(tokend):
     for text in texts:
         for part in text.split("."):
             assert part not in log
+
+
+def test_log_shows_no_path_segment_or_query_the_api_does_not_know(tokend):
+    alice = Client(tokend, tokend.add_user("alice"))
+    made = alice.create(60)
+    text = made["token"]
+    encoded = "%65" + text[1:]
+    alice.get("/token/" + encoded)
+    alice.get("/tokens/" + text.split(".", 1)[1])
+    alice.get("/tokens?with_token=" + encoded)
+    alice.get("/nope/" + encoded + "/" + made["id"])
+    alice.get(f"/token/{made['id']}?with_token=1")
+    log = "\n".join(tokend.log_lines())
+    for part in text.split("."):
+        assert part[1:] not in log
+    paths = [tokend.REQUEST_LINE.match(line).group("path") for line in tokend.requests()]
+    assert paths[-5:] == [
+        "/token/[redacted]",
+        "/tokens/[redacted]",
+        "/tokens?[redacted]",
+        f"/[redacted]/[redacted]/{made['id']}",
+        f"/token/{made['id']}?with_token=1",
+    ]
+
+
+def test_log_shows_no_method_http_does_not_know(tokend):
+    alice = Client(tokend, tokend.add_user("alice"))
+    text = alice.create(60)["token"]
+    alice.request(text[-16:], "/tokens")
+    alice.request("PATCH", "/tokens")
+    methods = [tokend.REQUEST_LINE.match(line).group("method") for line in tokend.requests()]
+    assert methods[-2:] == ["[redacted]", "PATCH"]
+    assert text[-16:] not in "\n".join(tokend.log_lines())
