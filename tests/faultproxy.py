@@ -21,6 +21,8 @@ leaves behind (one token per mkdir, however often it is retried).
     status  answer `status` with {"error_message": ...} and `headers`, nothing forwarded
     body    forward, then answer the service's status with `body` instead of its own
     huge    forward, then answer 200 with a chunked body of `size` bytes of blanks
+    unpaged forward without the query's `limit` and `after`, as a server that does not
+            page answers: the whole listing
 """
 
 import json
@@ -29,7 +31,7 @@ import socket
 import struct
 import threading
 import time
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 HEADER_MAX = 64 * 1024
 # Far more than the driver keeps of any answer (64 MiB), sent as it is read.
@@ -45,6 +47,15 @@ class Request:
         self.method, self.path = line.split(" ")[:2]
         self.headers = headers
         self.body = body
+
+    def without_paging(self):
+        """This request with `limit` and `after` left out of its query."""
+        parts = urlsplit(self.path)
+        query = urlencode([(name, value) for name, value in parse_qsl(parts.query)
+                           if name not in ("limit", "after")])
+        path = parts.path + ("?" + query if query else "")
+        line = " ".join([self.method, path, *self.line.split(" ")[2:]])
+        return Request(line, self.headers, self.body)
 
     def encode(self, drop_headers=()):
         kept = [(name, value) for name, value in self.headers
@@ -209,6 +220,13 @@ class FaultProxy:
                        if (method is None or seen_method == method)
                        and (path is None or seen_path.startswith(path)))
 
+    def paths(self, method=None, path=None):
+        """The paths, query included, of the requests with this method and path prefix, in order."""
+        with self._lock:
+            return [seen_path for seen_method, seen_path in self._seen
+                    if (method is None or seen_method == method)
+                    and (path is None or seen_path.startswith(path))]
+
     def faulted(self):
         """How many requests the current fault was applied to."""
         with self._lock:
@@ -316,6 +334,10 @@ class FaultProxy:
             self._forward(request, drop)
             self._send_huge(connection, params.get("size", HUGE_SIZE))
             return False
+        if fault.kind == "unpaged":
+            response = self._forward(request.without_paging())
+            connection.sendall(response.head + b"\r\n" + response.body)
+            return True
         raise ValueError(f"unknown fault {fault.kind}")
 
     @staticmethod

@@ -641,6 +641,16 @@ void cache_listing_release(struct cache_listing *listing)
 	memset(listing, 0, sizeof(*listing));
 }
 
+void cache_listing_clear(struct cache_listing *listing)
+{
+	size_t expected = listing->expected;
+	const struct cache_reference *reference = listing->reference;
+
+	cache_listing_release(listing);
+	listing->expected = expected;
+	listing->reference = reference;
+}
+
 /* Walks the cache and a sorted listing side by side: <0 cached only, 0 both, >0 listed only. */
 static int cache_merge_order(const struct cache *cache, size_t cached,
 			     const struct cache_listing *listing, size_t listed,

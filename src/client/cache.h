@@ -101,6 +101,11 @@ int cache_listing_add(struct cache_listing *listing, const struct decoded_token 
 int cache_listing_finish(struct cache_listing *listing, const char **why);
 /* Frees what cache_replace() did not take, texts wiped. */
 void cache_listing_release(struct cache_listing *listing);
+/*
+ * Drops every entry read so far, texts wiped, for a listing read again from
+ * its start; it stays packed for the same cache, which it needs no access to.
+ */
+void cache_listing_clear(struct cache_listing *listing);
 
 /*
  * Makes a finished listing the cache's content, taking its entries over.

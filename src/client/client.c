@@ -6,10 +6,12 @@
  * request. One condition variable is broadcast whenever a flight lands;
  * waiters check whether it was theirs.
  *
- *   list          fresh listing: none; else GET /tokens (If-None-Match)
- *   token_get     fresh listing: none; stale: GET /tokens; none: GET /token/ID
- *   token_text    cached: none; after a listing call: GET /tokens?with_token=1
- *                 once; else GET /token/ID
+ *   list          fresh listing: none; else GET /tokens?limit=1000 (If-None-Match),
+ *                 then a GET with after=NEXT per further page
+ *   token_get     fresh listing: none; stale: as list; none: GET /token/ID
+ *   token_text    cached: none; after a listing call: the pages of
+ *                 GET /tokens?with_token=1 once; else GET /token/ID
+ *   check         the first page of GET /tokens
  *   token_create  POST /tokens, retried with the same Idempotency-Key
  *   token_revoke  POST /revoke/ID, retried (revoking is idempotent)
  */
@@ -205,15 +207,39 @@ static void client_wait_listing(struct rr_client *client)
 		pthread_cond_wait(&client->landed, &client->lock);
 }
 
-/* A listing answer being decoded as it arrives, into entries the cache takes over. */
+/*
+ * A listing read page by page (docs/openapi.yaml, "Pages"): pages of at most
+ * this many tokens, the most rerobots-tokend answers, and how many walks
+ * a listing that keeps changing under them gets before the refresh fails.
+ */
+#define CLIENT_PAGE_LIMIT 1000
+#define CLIENT_WALKS_MAX  3
+
+/* A listing being read, each page decoded as it arrives, into entries the cache takes over. */
 struct client_listing_read {
 	struct decode_stream stream;
 	struct cache_listing listing;
+	/* The last id taken, and whether every id so far came after the one before. */
+	char last_id[RR_TOKEN_ID_LENGTH + 1];
+	bool ascending;
+};
+
+/* What a walk of the pages ended with. */
+struct client_walk {
+	struct client_listing_read read;
+	char etag[HTTP_ETAG_MAX]; /* the first page's: the whole listing's */
+	bool unchanged;		  /* a 304: the cached listing still holds */
+	bool whole;		  /* read holds the whole listing, not its first page alone */
 };
 
 static int client_listing_take(void *user, const struct decoded_token *token)
 {
-	return cache_listing_add(user, token);
+	struct client_listing_read *read = user;
+
+	if (read->last_id[0] != '\0' && strcmp(token->id, read->last_id) <= 0)
+		read->ascending = false;
+	memcpy(read->last_id, token->id, sizeof(read->last_id));
+	return cache_listing_add(&read->listing, token);
 }
 
 static int client_listing_sink(void *user, const char *data, size_t length)
@@ -224,12 +250,25 @@ static int client_listing_sink(void *user, const char *data, size_t length)
 	return decode_stream_feed(&read->stream, data, length, &why);
 }
 
+/* A walk from the first page; lock not held. */
+static void client_walk_reset(struct client_walk *walk)
+{
+	walk->read.last_id[0] = '\0';
+	walk->read.ascending = true;
+	walk->etag[0] = '\0';
+	walk->unchanged = false;
+	walk->whole = false;
+}
+
 /*
- * Checks a 200 listing once all of it has arrived; statuses that are errors
- * are for the errno table. Lock not held.
+ * Checks a 200 page once all of it has arrived; statuses that are errors
+ * are for the errno table. A page that names a next one, or follows one,
+ * must be in id order and end at its next: otherwise a walk could skip
+ * tokens or never end. Lock not held.
  */
-static int client_listing_finish(struct client_listing_read *read,
-				 const struct http_response *response, const char **why)
+static int client_page_finish(struct client_listing_read *read,
+			      const struct http_response *response, bool first, size_t page_start,
+			      const char **why)
 {
 	int error;
 
@@ -240,27 +279,138 @@ static int client_listing_finish(struct client_listing_read *read,
 		return -EIO;
 	}
 	error = decode_stream_finish(&read->stream, why);
-	if (error == 0)
-		error = cache_listing_finish(&read->listing, why);
+	if (error != 0)
+		return error;
+	if ((!first || read->stream.next[0] != '\0') && !read->ascending) {
+		*why = "the ids of a listing's pages do not go up";
+		return -EIO;
+	}
+	if (read->stream.next[0] != '\0' &&
+	    (read->listing.count == page_start || strcmp(read->stream.next, read->last_id) != 0)) {
+		*why = "\"next\" is not the page's last id";
+		return -EIO;
+	}
+	return 0;
+}
+
+/*
+ * Asks for one page (after NULL: the first) and decodes it into walk->read;
+ * next gets its "next". 1 when the listing's ETag changed since the first
+ * page and another walk may start. Lock not held.
+ */
+static int client_read_page(struct rr_client *client, const char *operation, bool with_texts,
+			    const char *after, const char *if_none_match, bool last_walk,
+			    struct client_walk *walk, char *next, struct client_outcome *outcome)
+{
+	char path[sizeof("/tokens?with_token=1&limit=&after=") + 16 + RR_TOKEN_ID_LENGTH];
+	struct http_request request = {
+	    .method = "GET",
+	    .path = path,
+	    .if_none_match = after == NULL ? if_none_match : NULL,
+	    .sink = client_listing_sink,
+	    .sink_user = &walk->read,
+	};
+	size_t page_start = walk->read.listing.count;
+	struct http_response response;
+	const char *why = NULL;
+	int decode_error;
+	int error;
+
+	snprintf(path, sizeof(path), "/tokens?%slimit=%d%s%s", with_texts ? "with_token=1&" : "",
+		 CLIENT_PAGE_LIMIT, after != NULL ? "&after=" : "", after != NULL ? after : "");
+	decode_stream_init(&walk->read.stream, with_texts, client_listing_take, &walk->read);
+	http_perform(client->http, &request, &response);
+	decode_error = client_page_finish(&walk->read, &response, after == NULL, page_start, &why);
+	memcpy(next, walk->read.stream.next, RR_TOKEN_ID_LENGTH + 1);
+	decode_stream_release(&walk->read.stream);
+
+	error = client_outcome_from_response(client, operation, &request, &response, outcome);
+	/* Not one token is missing but the listing itself: the API is not (or no longer) there. */
+	if (error == -ENOENT)
+		error = client_outcome_bad_body(outcome, operation, &request, -EIO,
+						"no listing at this URL");
+	if (error == 0 && decode_error != 0)
+		error = client_outcome_bad_body(outcome, operation, &request, decode_error,
+						why ? why : strerror(-decode_error));
+	if (error == 0 && response.status == 304 && request.if_none_match == NULL)
+		error = client_outcome_bad_body(outcome, operation, &request, -EIO,
+						"304 to a request without If-None-Match");
+	if (error == 0 && response.status == 304) {
+		walk->unchanged = true;
+	} else if (error == 0 && after == NULL) {
+		memcpy(walk->etag, response.etag, sizeof(walk->etag));
+	} else if (error == 0 && strcmp(walk->etag, response.etag) != 0) {
+		/* The pages so far and this one are of two listings. */
+		error = last_walk ? client_outcome_bad_body(outcome, operation, &request, -EIO,
+							    "the listing changed on every walk of "
+							    "its pages")
+				  : 1;
+	}
+	http_response_release(&response);
+	return error;
+}
+
+/*
+ * Reads the listing page by page, from the first page to the one without
+ * "next", into walk; a walk whose pages turn out to be of more than one
+ * listing starts again. A first page without "next" is the whole listing,
+ * as a server that does not page answers. With first_only, the first page
+ * is enough. Lock not held.
+ */
+static int client_walk_listing(struct rr_client *client, const char *operation, bool with_texts,
+			       bool first_only, const char *if_none_match, struct client_walk *walk,
+			       struct client_outcome *outcome)
+{
+	char after[RR_TOKEN_ID_LENGTH + 1];
+	char next[RR_TOKEN_ID_LENGTH + 1];
+	int error = 1;
+
+	for (int walks = 1; error == 1; walks++) {
+		if (walks > 1) {
+			cache_listing_clear(&walk->read.listing);
+			client_walk_reset(walk);
+		}
+		error = client_read_page(client, operation, with_texts, NULL, if_none_match,
+					 walks == CLIENT_WALKS_MAX, walk, next, outcome);
+		while (error == 0 && !walk->unchanged && next[0] != '\0' && !first_only) {
+			memcpy(after, next, sizeof(after));
+			error = client_read_page(client, operation, with_texts, after, NULL,
+						 walks == CLIENT_WALKS_MAX, walk, next, outcome);
+		}
+	}
+	walk->whole = error == 0 && !walk->unchanged && next[0] == '\0';
+	if (walk->whole) {
+		struct http_request request = {
+		    .method = "GET",
+		    .path = with_texts ? "/tokens?with_token=1" : "/tokens",
+		};
+		const char *why = NULL;
+
+		error = cache_listing_finish(&walk->read.listing, &why);
+		if (error != 0)
+			client_outcome_bad_body(outcome, operation, &request, error, why);
+	}
 	return error;
 }
 
 /* Lock held. */
-static int client_apply_listing(struct rr_client *client, struct client_listing_read *read,
-				const struct http_response *response, bool with_texts)
+static int client_apply_listing(struct rr_client *client, struct client_walk *walk, bool with_texts)
 {
 	bool changed;
 	int error;
 
-	if (response->status == 304) {
+	if (walk->unchanged) {
 		if (!client->cache.listing_valid)
 			return -EIO;
 		client->cache.listing_ms = client_now_ms();
 		client->cache.version++;
 		return 0;
 	}
-	error = cache_replace(&client->cache, &read->listing, client->changes, client->change_count,
-			      client_now_ms(), &changed);
+	/* The mount's check read the first page of a longer listing: that is no listing. */
+	if (!walk->whole)
+		return 0;
+	error = cache_replace(&client->cache, &walk->read.listing, client->changes,
+			      client->change_count, client_now_ms(), &changed);
 	if (error != 0)
 		return error;
 	client->removal_epoch++;
@@ -271,8 +421,8 @@ static int client_apply_listing(struct rr_client *client, struct client_listing_
 	 */
 	if (with_texts && changed)
 		client->cache.etag[0] = '\0';
-	else if (!with_texts && strlen(response->etag) < sizeof(client->cache.etag))
-		memcpy(client->cache.etag, response->etag, strlen(response->etag) + 1);
+	else if (!with_texts && strlen(walk->etag) < sizeof(client->cache.etag))
+		memcpy(client->cache.etag, walk->etag, strlen(walk->etag) + 1);
 	else if (!with_texts)
 		client->cache.etag[0] = '\0';
 	return 0;
@@ -280,58 +430,46 @@ static int client_apply_listing(struct rr_client *client, struct client_listing_
 
 /*
  * Fetches the listing (with every text when with_texts) while others wait for
- * it. Called with the lock held and no listing in flight. On a failure the
- * line is logged, unless a listing is cached: then the listing is trusted
- * for another list_ttl (or as long as the server asked), so that an outage
- * does not make every call wait for the timeout, nor the mount add to it.
+ * it; local creates and revokes made meanwhile are recorded for the whole
+ * walk, which may take many pages. With first_only (the mount's check) the
+ * first page is enough. Called with the lock held and no listing in flight.
+ * On a failure the line is logged, unless a listing is cached: then the
+ * listing is trusted for another list_ttl (or as long as the server asked),
+ * so that an outage does not make every call wait for the timeout, nor the
+ * mount add to it.
  */
 static int client_fetch_listing(struct rr_client *client, const char *operation, bool with_texts,
-				bool quiet, struct client_outcome *outcome)
+				bool first_only, bool quiet, struct client_outcome *outcome)
 {
 	char etag[CACHE_ETAG_MAX];
-	struct client_listing_read read;
-	struct http_request request = {
-	    .method = "GET",
-	    .path = with_texts ? "/tokens?with_token=1" : "/tokens",
-	    .sink = client_listing_sink,
-	    .sink_user = &read,
-	};
-	struct http_response response;
-	const char *why = NULL;
-	int decode_error;
+	const char *if_none_match = NULL;
+	struct client_walk walk;
 	int error;
 
 	client->listing_in_flight = true;
 	client->change_count = 0;
 	if (!with_texts && client->cache.listing_valid && client->cache.etag[0] != '\0') {
 		memcpy(etag, client->cache.etag, sizeof(etag));
-		request.if_none_match = etag;
+		if_none_match = etag;
 	}
-	cache_listing_init(&read.listing, &client->cache);
-	decode_stream_init(&read.stream, with_texts, client_listing_take, &read.listing);
+	cache_listing_init(&walk.read.listing, &client->cache);
+	client_walk_reset(&walk);
 	pthread_mutex_unlock(&client->lock);
-	http_perform(client->http, &request, &response);
-	decode_error = client_listing_finish(&read, &response, &why);
+	error = client_walk_listing(client, operation, with_texts, first_only, if_none_match, &walk,
+				    outcome);
 	pthread_mutex_lock(&client->lock);
 
-	error = client_outcome_from_response(client, operation, &request, &response, outcome);
-	/* Not one token is missing but the listing itself: the API is not (or no longer) there. */
-	if (error == -ENOENT)
-		error = client_outcome_bad_body(outcome, operation, &request, -EIO,
-						"no listing at this URL");
-	if (error == 0 && decode_error != 0)
-		error = client_outcome_bad_body(outcome, operation, &request, decode_error,
-						why ? why : strerror(-decode_error));
 	if (error == 0) {
-		error = client_apply_listing(client, &read, &response, with_texts);
-		if (error != 0)
+		error = client_apply_listing(client, &walk, with_texts);
+		if (error != 0) {
+			struct http_request request = {.method = "GET", .path = "/tokens"};
+
 			client_outcome_bad_body(outcome, operation, &request, error,
 						error == -EIO ? "304 without a cached listing"
 							      : strerror(-error));
+		}
 	}
-	http_response_release(&response);
-	decode_stream_release(&read.stream);
-	cache_listing_release(&read.listing);
+	cache_listing_release(&walk.read.listing);
 
 	if (error != 0 && !api_error_is_authoritative(error) && client->cache.listing_valid) {
 		client_serve_cached(client, outcome);
@@ -360,7 +498,7 @@ static int client_refresh_listing(struct rr_client *client, const char *operatio
 		client_wait_listing(client);
 		return client->listing_result;
 	}
-	return client_fetch_listing(client, operation, false, false, &outcome);
+	return client_fetch_listing(client, operation, false, false, false, &outcome);
 }
 
 /* Records a local create or revoke that a listing now in flight may not show yet. */
@@ -622,7 +760,7 @@ int rr_client_check(struct rr_client *client, char *message, size_t size)
 	while (client->listing_in_flight)
 		client_wait_listing(client);
 	/* Quiet: the caller prints the message, which must be the mount's one line. */
-	error = client_fetch_listing(client, "check", false, true, &outcome);
+	error = client_fetch_listing(client, "check", false, true, true, &outcome);
 	pthread_mutex_unlock(&client->lock);
 
 	if (error == 0)
@@ -821,7 +959,8 @@ int rr_client_token_text(struct rr_client *client, const char *operation, const 
 			struct client_outcome outcome;
 
 			bulk_tried = true;
-			error = client_fetch_listing(client, operation, true, false, &outcome);
+			error =
+			    client_fetch_listing(client, operation, true, false, false, &outcome);
 			if (error != 0) {
 				client->bulk_failed = true;
 				client->bulk_failed_ms = client_now_ms();

@@ -518,6 +518,7 @@ int decode_stream_finish(struct decode_stream *stream, const char **why)
 	json_error_t json_error;
 	json_t *frame;
 	json_t *tokens;
+	json_t *next;
 
 	if (stream->error == 0 && (stream->in_element || stream->in_tokens || stream->depth != 0))
 		decode_stream_fail(stream, -EIO, "response body is cut off");
@@ -534,9 +535,17 @@ int decode_stream_finish(struct decode_stream *stream, const char **why)
 	else if (!json_is_object(frame))
 		decode_stream_fail(stream, -EIO, "response body is not a JSON object");
 	tokens = json_object_get(frame, "tokens");
+	next = json_object_get(frame, "next");
 	/* Its objects went to the callback; anything left in it was not a listing. */
 	if (frame != NULL && (!json_is_array(tokens) || json_array_size(tokens) != 0))
 		decode_stream_fail(stream, -EIO, "\"tokens\" is not an array of tokens");
+	/* null is taken as no next page, as a server that serializes a missing cursor says it. */
+	else if (next != NULL && !json_is_null(next) &&
+		 (!json_is_string(next) || json_string_length(next) != RR_TOKEN_ID_LENGTH ||
+		  !token_id_is_valid(json_string_value(next))))
+		decode_stream_fail(stream, -EIO, "\"next\" is not a token id");
+	else if (json_is_string(next))
+		memcpy(stream->next, json_string_value(next), RR_TOKEN_ID_LENGTH + 1);
 	json_decref(frame);
 	*why = stream->why;
 	return stream->error;

@@ -55,6 +55,8 @@ struct decode_stream {
 	char *frame; /* everything but the token objects */
 	size_t frame_length;
 	size_t frame_capacity;
+	/* After decode_stream_finish(): "next", or "" on a last page or a whole listing. */
+	char next[RR_TOKEN_ID_LENGTH + 1];
 };
 
 /* The longest error_message kept for the log; longer ones are cut. */
@@ -72,7 +74,10 @@ void decode_stream_init(struct decode_stream *stream, bool require_text, decode_
 /* 0, or the first error (-EIO with *why set, or the callback's). */
 int decode_stream_feed(struct decode_stream *stream, const char *data, size_t length,
 		       const char **why);
-/* Checks that the whole body was a listing; 0 or -EIO with *why set. */
+/*
+ * Checks that the whole body was a listing (or a page of one, whose "next"
+ * it keeps in stream->next); 0 or -EIO with *why set.
+ */
 int decode_stream_finish(struct decode_stream *stream, const char **why);
 void decode_stream_release(struct decode_stream *stream);
 

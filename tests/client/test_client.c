@@ -33,6 +33,11 @@ struct fake_request {
 	char if_none_match[64];
 	char idempotency_key[64];
 	char authorization[64];
+	/* For GET /tokens: the query's parameters, "" where absent. */
+	bool listing;
+	bool with_token;
+	char limit[16];
+	char after[RR_TOKEN_ID_LENGTH + 1];
 };
 
 struct fake_response {
@@ -96,6 +101,29 @@ static void fake_header(const char *head, const char *name, char *value, size_t 
 	}
 }
 
+/* Splits GET /tokens?... into the parameters the listing's answer depends on. */
+static void fake_parse_query(struct fake_request *request)
+{
+	char query[sizeof(request->path)];
+	char *saved = NULL;
+
+	request->listing =
+	    strcmp(request->method, "GET") == 0 &&
+	    (strcmp(request->path, "/tokens") == 0 || strncmp(request->path, "/tokens?", 8) == 0);
+	if (!request->listing || request->path[7] != '?')
+		return;
+	snprintf(query, sizeof(query), "%s", request->path + 8);
+	for (char *pair = strtok_r(query, "&", &saved); pair != NULL;
+	     pair = strtok_r(NULL, "&", &saved)) {
+		if (strcmp(pair, "with_token=1") == 0)
+			request->with_token = true;
+		else if (strncmp(pair, "limit=", 6) == 0)
+			snprintf(request->limit, sizeof(request->limit), "%s", pair + 6);
+		else if (strncmp(pair, "after=", 6) == 0)
+			snprintf(request->after, sizeof(request->after), "%s", pair + 6);
+	}
+}
+
 /* Reads one request (headers and a Content-Length body); false when the peer is gone. */
 static bool fake_read_request(int fd, struct fake_request *request)
 {
@@ -116,6 +144,7 @@ static bool fake_read_request(int fd, struct fake_request *request)
 	}
 	memset(request, 0, sizeof(*request));
 	sscanf(head, "%7s %127s", request->method, request->path);
+	fake_parse_query(request);
 	fake_header(head, "If-None-Match", request->if_none_match, sizeof(request->if_none_match));
 	fake_header(head, "Idempotency-Key", request->idempotency_key,
 		    sizeof(request->idempotency_key));
@@ -291,16 +320,19 @@ static void listing_json(char *out, size_t size, int count, bool with_text)
 	snprintf(out + used, size - used, "]}");
 }
 
-/* The reference behaviour: the listing (ETag "e1"), single tokens, creates and revokes. */
+/*
+ * The reference behaviour of a server that does not page (it ignores limit
+ * and after): the listing (ETag "e1"), single tokens, creates and revokes.
+ */
 static void respond_normally(const struct fake_request *request, int nth,
 			     struct fake_response *response)
 {
-	if (strcmp(request->path, "/tokens") == 0 && strcmp(request->method, "GET") == 0) {
+	if (request->listing && !request->with_token) {
 		response->headers = "ETag: \"e1\"\r\n";
 		if (strcmp(request->if_none_match, "\"e1\"") == 0)
 			response->status = 304;
 		listing_json(response->body, sizeof(response->body), TOKEN_COUNT, false);
-	} else if (strcmp(request->path, "/tokens?with_token=1") == 0) {
+	} else if (request->listing) {
 		response->headers = "ETag: \"e2\"\r\n";
 		listing_json(response->body, sizeof(response->body), TOKEN_COUNT, true);
 	} else if (strncmp(request->path, "/token/", 7) == 0) {
@@ -409,7 +441,7 @@ static void test_reading_every_text_after_a_listing_is_one_bulk_request(void)
 	fake_script(respond_normally);
 	check("every text read", read_every_text(client) == TOKEN_COUNT);
 	check("a listing and one bulk request",
-	      fake_requests() == 2 && strcmp(fake_request_at(1).path, "/tokens?with_token=1") == 0);
+	      fake_requests() == 2 && fake_request_at(1).with_token);
 	rr_client_free(client);
 }
 
@@ -418,7 +450,7 @@ static void respond_without_bulk(const struct fake_request *request, int nth,
 				 struct fake_response *response)
 {
 	respond_normally(request, nth, response);
-	if (strcmp(request->path, "/tokens?with_token=1") == 0) {
+	if (request->with_token) {
 		response->status = 500;
 		snprintf(response->body, sizeof(response->body), "{\"error_message\": \"boom\"}");
 	}
@@ -431,8 +463,7 @@ static void test_a_failed_bulk_request_is_not_repeated_for_each_text(void)
 	fake_script(respond_without_bulk);
 	check("every text read one by one", read_every_text(client) == TOKEN_COUNT);
 	check("one bulk request, then one request per text",
-	      fake_requests() == 2 + TOKEN_COUNT &&
-		  strcmp(fake_request_at(1).path, "/tokens?with_token=1") == 0 &&
+	      fake_requests() == 2 + TOKEN_COUNT && fake_request_at(1).with_token &&
 		  strncmp(fake_request_at(2).path, "/token/", 7) == 0);
 	rr_client_free(client);
 }
@@ -666,6 +697,231 @@ static void test_tokens_gone_or_expired_are_collected(void)
 	rr_client_free(client);
 }
 
+/* The tokens in id order, as the pages of a listing have them. */
+static int by_id[TOKEN_COUNT];
+
+/*
+ * One page of the listing of the tokens not in gone: those after the
+ * request's after, at most page_size of them, with "next" where more follow.
+ */
+static void page_json(const struct fake_request *request, struct fake_response *response,
+		      int page_size, int gone)
+{
+	size_t size = sizeof(response->body);
+	size_t used = (size_t)snprintf(response->body, size, "{\"tokens\": [");
+	int listed = 0;
+	int last = -1;
+
+	for (int k = 0; k < TOKEN_COUNT; k++) {
+		int i = by_id[k];
+		char token[512];
+
+		if (i == gone || (request->after[0] != '\0' && strcmp(ids[i], request->after) <= 0))
+			continue;
+		if (listed == page_size) {
+			used += (size_t)snprintf(response->body + used, size - used,
+						 "], \"next\": \"%s\"}", ids[last]);
+			return;
+		}
+		token_json(token, sizeof(token), i, request->with_token, 0);
+		used += (size_t)snprintf(response->body + used, size - used, "%s%s",
+					 listed++ ? ", " : "", token);
+		last = i;
+	}
+	snprintf(response->body + used, size - used, "]}");
+}
+
+/* A server that pages, one token a page: ETag "p1" (with texts "p2") on every page. */
+static void respond_in_pages(const struct fake_request *request, int nth,
+			     struct fake_response *response)
+{
+	respond_normally(request, nth, response);
+	if (!request->listing)
+		return;
+	response->status = 200;
+	response->headers = request->with_token ? "ETag: \"p2\"\r\n" : "ETag: \"p1\"\r\n";
+	if (!request->with_token && strcmp(request->if_none_match, "\"p1\"") == 0)
+		response->status = 304;
+	page_json(request, response, 1, -1);
+}
+
+static void test_a_paged_listing_is_read_page_by_page(void)
+{
+	struct rr_client *client = client_for_test(30);
+	struct rr_token tokens[TOKEN_COUNT + 1];
+	size_t count = 0;
+
+	fake_script(respond_in_pages);
+	check("every page's tokens listed",
+	      rr_client_list(client, "readdir", NULL, tokens, TOKEN_COUNT + 1, &count) == 0 &&
+		  count == TOKEN_COUNT);
+	check("one request a page", fake_requests() == TOKEN_COUNT);
+	check("the first page asks for a limit",
+	      strcmp(fake_request_at(0).path, "/tokens?limit=1000") == 0);
+	check("each next page starts after the one before",
+	      strcmp(fake_request_at(1).after, ids[by_id[0]]) == 0 &&
+		  strcmp(fake_request_at(2).after, ids[by_id[1]]) == 0 &&
+		  strcmp(fake_request_at(2).limit, "1000") == 0);
+	rr_client_free(client);
+}
+
+static void test_a_304_to_the_first_page_keeps_the_whole_listing(void)
+{
+	struct rr_client *client = client_for_test(0);
+	struct rr_token tokens[TOKEN_COUNT + 1];
+	size_t count = 0;
+
+	fake_script(respond_in_pages);
+	rr_client_list(client, "readdir", NULL, tokens, TOKEN_COUNT + 1, &count);
+	check("a 304 keeps the listing",
+	      rr_client_list(client, "readdir", NULL, tokens, TOKEN_COUNT + 1, &count) == 0 &&
+		  count == TOKEN_COUNT);
+	check("one request for the revalidation", fake_requests() == TOKEN_COUNT + 1);
+	check("only the first page of the walk carried the ETag",
+	      fake_request_at(0).if_none_match[0] == '\0' &&
+		  fake_request_at(1).if_none_match[0] == '\0' &&
+		  strcmp(fake_request_at(TOKEN_COUNT).if_none_match, "\"p1\"") == 0 &&
+		  fake_request_at(TOKEN_COUNT).after[0] == '\0');
+	rr_client_free(client);
+}
+
+static void test_reading_every_text_walks_the_pages_with_texts_once(void)
+{
+	struct rr_client *client = client_for_test(30);
+
+	fake_script(respond_in_pages);
+	check("every text read", read_every_text(client) == TOKEN_COUNT);
+	check("a walk of the listing and one of the listing with texts",
+	      fake_requests() == 2 * TOKEN_COUNT && !fake_request_at(TOKEN_COUNT - 1).with_token &&
+		  fake_request_at(TOKEN_COUNT).with_token &&
+		  fake_request_at(2 * TOKEN_COUNT - 1).with_token &&
+		  fake_request_at(2 * TOKEN_COUNT - 1).if_none_match[0] == '\0');
+	rr_client_free(client);
+}
+
+static void test_the_check_reads_the_first_page_only(void)
+{
+	struct rr_client *client = client_for_test(30);
+	struct rr_token tokens[TOKEN_COUNT + 1];
+	char message[512];
+	size_t count = 0;
+
+	fake_script(respond_in_pages);
+	check("accepted", rr_client_check(client, message, sizeof(message)) == 0);
+	check("one request", fake_requests() == 1);
+	check("a first page is no listing: the listing walks every page",
+	      rr_client_list(client, "readdir", NULL, tokens, TOKEN_COUNT + 1, &count) == 0 &&
+		  count == TOKEN_COUNT && fake_requests() == 1 + TOKEN_COUNT);
+	rr_client_free(client);
+}
+
+/* The first page is of the whole listing; then the token first in id order is revoked. */
+static void respond_changing_after_the_first_page(const struct fake_request *request, int nth,
+						  struct fake_response *response)
+{
+	respond_in_pages(request, nth, response);
+	if (!request->listing || nth == 0)
+		return;
+	response->headers = "ETag: \"p3\"\r\n";
+	page_json(request, response, 1, by_id[0]);
+}
+
+static void test_a_listing_changed_during_the_walk_is_walked_again(void)
+{
+	struct rr_client *client = client_for_test(30);
+	struct rr_token tokens[TOKEN_COUNT + 1];
+	size_t count = 0;
+
+	fake_script(respond_changing_after_the_first_page);
+	check("the listing as it is now",
+	      rr_client_list(client, "readdir", NULL, tokens, TOKEN_COUNT + 1, &count) == 0 &&
+		  count == TOKEN_COUNT - 1 && strcmp(tokens[0].id, ids[by_id[1]]) == 0);
+	check("two pages of the first walk, two of the second",
+	      fake_requests() == 4 && fake_request_at(2).after[0] == '\0');
+	rr_client_free(client);
+}
+
+static char changing_etags[FAKE_MAX_REQUESTS][32];
+
+/* Every page carries another ETag: a listing that never holds still. */
+static void respond_always_changing(const struct fake_request *request, int nth,
+				    struct fake_response *response)
+{
+	respond_in_pages(request, nth, response);
+	if (!request->listing || nth >= FAKE_MAX_REQUESTS)
+		return;
+	snprintf(changing_etags[nth], sizeof(changing_etags[nth]), "ETag: \"c%d\"\r\n", nth);
+	response->headers = changing_etags[nth];
+}
+
+static void test_a_listing_that_never_holds_still_is_eio_after_a_few_walks(void)
+{
+	struct rr_client *client = client_for_test(30);
+	struct rr_token tokens[TOKEN_COUNT + 1];
+	size_t count = 0;
+
+	fake_script(respond_always_changing);
+	check("EIO",
+	      rr_client_list(client, "readdir", NULL, tokens, TOKEN_COUNT + 1, &count) == -EIO);
+	check("three walks of two pages each", fake_requests() == 6);
+	rr_client_free(client);
+}
+
+static const char *page_answer;
+
+/* The first page is page_answer, whatever the request. */
+static void respond_with_the_page(const struct fake_request *request, int nth,
+				  struct fake_response *response)
+{
+	respond_in_pages(request, nth, response);
+	if (request->listing)
+		snprintf(response->body, sizeof(response->body), "%s", page_answer);
+}
+
+static int page_errno(const char *body)
+{
+	struct rr_client *client = client_for_test(30);
+	struct rr_token tokens[TOKEN_COUNT + 1];
+	size_t count;
+	int error;
+
+	page_answer = body;
+	fake_script(respond_with_the_page);
+	error = rr_client_list(client, "readdir", NULL, tokens, TOKEN_COUNT + 1, &count);
+	rr_client_free(client);
+	return error;
+}
+
+/* A first page of the tokens first and second (in id order: 0, 1, 2) naming next. */
+static const char *two_on_a_page(int first, int second, int next)
+{
+	static char body[1024];
+
+	snprintf(body, sizeof(body),
+		 "{\"tokens\": [{\"id\": \"%s\", \"created\": 1, \"expires\": null}, "
+		 "{\"id\": \"%s\", \"created\": 1, \"expires\": null}], \"next\": \"%s\"}",
+		 ids[by_id[first]], ids[by_id[second]], ids[by_id[next]]);
+	return body;
+}
+
+static void test_pages_that_could_skip_tokens_or_loop_are_eio(void)
+{
+	static char empty[256];
+
+	/* Its second page is the first again: its ids do not come after the first's next. */
+	check("ids in order, next the last",
+	      page_errno(two_on_a_page(0, 1, 1)) == -EIO && fake_requests() == 2);
+	check("next not the page's last id",
+	      page_errno(two_on_a_page(0, 1, 0)) == -EIO && fake_requests() == 1);
+	check("next beyond the page's last id",
+	      page_errno(two_on_a_page(0, 1, 2)) == -EIO && fake_requests() == 1);
+	check("ids not going up",
+	      page_errno(two_on_a_page(1, 0, 0)) == -EIO && fake_requests() == 1);
+	snprintf(empty, sizeof(empty), "{\"tokens\": [], \"next\": \"%s\"}", ids[by_id[0]]);
+	check("a page without tokens that names a next",
+	      page_errno(empty) == -EIO && fake_requests() == 1);
+}
+
 static int status_answer;
 static const char *headers_answer;
 static const char *body_answer;
@@ -756,6 +1012,13 @@ int main(void)
 		snprintf(texts[i], sizeof(texts[i]), "header.payload%d.signature", i);
 		token_id_compute(texts[i], strlen(texts[i]), ids[i]);
 	}
+	for (int i = 0; i < TOKEN_COUNT; i++) {
+		int k = i;
+
+		for (; k > 0 && strcmp(ids[by_id[k - 1]], ids[i]) > 0; k--)
+			by_id[k] = by_id[k - 1];
+		by_id[k] = i;
+	}
 	fake_start();
 	test_one_listing_answers_list_and_get_for_list_ttl();
 	test_a_stale_listing_is_revalidated_with_its_etag();
@@ -769,6 +1032,13 @@ int main(void)
 	test_a_token_revoked_without_rmdir_is_reported_when_asked();
 	test_a_401_is_sent_again_with_the_token_the_handler_gives();
 	test_tokens_gone_or_expired_are_collected();
+	test_a_paged_listing_is_read_page_by_page();
+	test_a_304_to_the_first_page_keeps_the_whole_listing();
+	test_reading_every_text_walks_the_pages_with_texts_once();
+	test_the_check_reads_the_first_page_only();
+	test_a_listing_changed_during_the_walk_is_walked_again();
+	test_a_listing_that_never_holds_still_is_eio_after_a_few_walks();
+	test_pages_that_could_skip_tokens_or_loop_are_eio();
 	test_answers_map_to_errno();
 	test_check_says_why_in_one_line();
 	/* Last: it stops the server. */

@@ -230,6 +230,44 @@ static void test_listing_with_texts(void)
 		fail("listing with texts", "wrong text");
 }
 
+/* A page of a longer listing names the next page's "after"; the last page and a whole listing do
+ * not. */
+static void test_page_keeps_its_next(void)
+{
+	const char *body = "{\"tokens\": [{\"id\": \"" ID_A "\", \"created\": 1, "
+			   "\"expires\": null}], \"next\": \"" ID_A "\"}";
+	struct collected collected;
+	struct decode_stream stream;
+	const char *why = NULL;
+
+	memset(&collected, 0, sizeof(collected));
+	decode_stream_init(&stream, false, collect, &collected);
+	if (decode_stream_feed(&stream, body, strlen(body), &why) != 0 ||
+	    decode_stream_finish(&stream, &why) != 0 || collected.count != 1)
+		fail("a page with next", "rejected");
+	else if (strcmp(stream.next, ID_A) != 0)
+		fail("a page with next", "next not kept");
+	decode_stream_release(&stream);
+
+	body = "{\"tokens\": [], \"next\": null}";
+	decode_stream_init(&stream, false, collect, &collected);
+	if (decode_stream_feed(&stream, body, strlen(body), &why) != 0 ||
+	    decode_stream_finish(&stream, &why) != 0 || stream.next[0] != '\0')
+		fail("a listing whose next is null", "next not empty");
+	decode_stream_release(&stream);
+}
+
+static void test_a_next_that_is_no_token_id_is_eio(void)
+{
+	expect_list_rejected("next a number", "{\"tokens\": [], \"next\": 1}", false);
+	expect_list_rejected("next too short", "{\"tokens\": [], \"next\": \"abc\"}", false);
+	expect_list_rejected(
+	    "next in capitals",
+	    "{\"tokens\": [], \"next\": "
+	    "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}",
+	    false);
+}
+
 static void test_malformed_listings_are_eio(void)
 {
 	expect_list_rejected("not JSON", "<html>502 Bad Gateway</html>", false);
@@ -421,6 +459,8 @@ int main(void)
 	test_token_objects_in_any_valid_form();
 	test_empty_listing();
 	test_listing_with_texts();
+	test_page_keeps_its_next();
+	test_a_next_that_is_no_token_id_is_eio();
 	test_malformed_listings_are_eio();
 	test_one_token();
 	test_malformed_tokens_are_eio();

@@ -8,7 +8,10 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import requests
 
 from mountutil import is_mounted
 
@@ -183,3 +186,18 @@ def settled_requests(tokend, method=None, path=None, quiet=0.3):
             lines = now
             deadline = time.monotonic() + quiet
     return lines
+
+
+def make_tokens(url, token, count):
+    """POST /tokens count times, from a few threads with a kept-alive session each."""
+    local = threading.local()
+
+    def make(_):
+        if not hasattr(local, "session"):
+            local.session = requests.Session()
+            local.session.headers["Authorization"] = "Bearer " + token
+        response = local.session.post(url + "/tokens", json={"duration": 3600}, timeout=30)
+        assert response.status_code == 201, response.text
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(make, range(count)))

@@ -119,4 +119,4 @@ def test_a_404_for_the_listing_leaves_the_root_as_it_was(proxied, proxy):
     proxy.set_fault("status", method="GET", path="/tokens", status=404, message="no such route")
     assert sorted(os.listdir(mount.path)) == listing
     assert proxy.faulted() >= 1
-    assert logged(mount, "GET /tokens: HTTP 404")
+    assert logged(mount, "GET /tokens?limit=1000: HTTP 404")

@@ -2,13 +2,11 @@
 
 import os
 import subprocess
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import requests
 
-from fsutil import log_mark, settled_requests, token_id, traffic_since
+from fsutil import log_mark, make_tokens, settled_requests, token_id, traffic_since
 
 
 def test_rereading_every_token_makes_no_request(mount_factory, tokend):
@@ -27,21 +25,6 @@ def test_rereading_every_token_makes_no_request(mount_factory, tokend):
 
 # A user with this many tokens, made once for the tests that need many.
 MANY = 1000
-
-
-def make_tokens(url, token, count):
-    """POST /tokens count times, from a few threads with a kept-alive session each."""
-    local = threading.local()
-
-    def make(_):
-        if not hasattr(local, "session"):
-            local.session = requests.Session()
-            local.session.headers["Authorization"] = "Bearer " + token
-        response = local.session.post(url + "/tokens", json={"duration": 3600}, timeout=30)
-        assert response.status_code == 201, response.text
-
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        list(pool.map(make, range(count)))
 
 
 @pytest.fixture(scope="class")
