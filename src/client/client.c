@@ -11,7 +11,7 @@
  *   token_get     fresh listing: none; stale: as list; none: GET /token/ID
  *   token_text    cached: none; after a listing call: the pages of
  *                 GET /tokens?with_token=1 once; else GET /token/ID
- *   check         the first page of GET /tokens
+ *   check         GET /tokens, every page: the mount starts with the listing
  *   token_create  POST /tokens, retried with the same Idempotency-Key
  *   token_revoke  POST /revoke/ID, retried (revoking is idempotent)
  */
@@ -229,7 +229,6 @@ struct client_walk {
 	struct client_listing_read read;
 	char etag[HTTP_ETAG_MAX]; /* the first page's: the whole listing's */
 	bool unchanged;		  /* a 304: the cached listing still holds */
-	bool whole;		  /* read holds the whole listing, not its first page alone */
 };
 
 static int client_listing_take(void *user, const struct decoded_token *token)
@@ -257,7 +256,6 @@ static void client_walk_reset(struct client_walk *walk)
 	walk->read.ascending = true;
 	walk->etag[0] = '\0';
 	walk->unchanged = false;
-	walk->whole = false;
 }
 
 /*
@@ -354,11 +352,10 @@ static int client_read_page(struct rr_client *client, const char *operation, boo
  * Reads the listing page by page, from the first page to the one without
  * "next", into walk; a walk whose pages turn out to be of more than one
  * listing starts again. A first page without "next" is the whole listing,
- * as a server that does not page answers. With first_only, the first page
- * is enough. Lock not held.
+ * as a server that does not page answers. Lock not held.
  */
 static int client_walk_listing(struct rr_client *client, const char *operation, bool with_texts,
-			       bool first_only, const char *if_none_match, struct client_walk *walk,
+			       const char *if_none_match, struct client_walk *walk,
 			       struct client_outcome *outcome)
 {
 	char after[RR_TOKEN_ID_LENGTH + 1];
@@ -372,14 +369,13 @@ static int client_walk_listing(struct rr_client *client, const char *operation, 
 		}
 		error = client_read_page(client, operation, with_texts, NULL, if_none_match,
 					 walks == CLIENT_WALKS_MAX, walk, next, outcome);
-		while (error == 0 && !walk->unchanged && next[0] != '\0' && !first_only) {
+		while (error == 0 && !walk->unchanged && next[0] != '\0') {
 			memcpy(after, next, sizeof(after));
 			error = client_read_page(client, operation, with_texts, after, NULL,
 						 walks == CLIENT_WALKS_MAX, walk, next, outcome);
 		}
 	}
-	walk->whole = error == 0 && !walk->unchanged && next[0] == '\0';
-	if (walk->whole) {
+	if (error == 0 && !walk->unchanged) {
 		struct http_request request = {
 		    .method = "GET",
 		    .path = with_texts ? "/tokens?with_token=1" : "/tokens",
@@ -406,9 +402,6 @@ static int client_apply_listing(struct rr_client *client, struct client_walk *wa
 		client->cache.version++;
 		return 0;
 	}
-	/* The mount's check read the first page of a longer listing: that is no listing. */
-	if (!walk->whole)
-		return 0;
 	error = cache_replace(&client->cache, &walk->read.listing, client->changes,
 			      client->change_count, client_now_ms(), &changed);
 	if (error != 0)
@@ -431,15 +424,15 @@ static int client_apply_listing(struct rr_client *client, struct client_walk *wa
 /*
  * Fetches the listing (with every text when with_texts) while others wait for
  * it; local creates and revokes made meanwhile are recorded for the whole
- * walk, which may take many pages. With first_only (the mount's check) the
- * first page is enough. Called with the lock held and no listing in flight.
+ * walk, which may take many pages. Called with the lock held and no listing
+ * in flight.
  * On a failure the line is logged, unless a listing is cached: then the
  * listing is trusted for another list_ttl (or as long as the server asked),
  * so that an outage does not make every call wait for the timeout, nor the
  * mount add to it.
  */
 static int client_fetch_listing(struct rr_client *client, const char *operation, bool with_texts,
-				bool first_only, bool quiet, struct client_outcome *outcome)
+				bool quiet, struct client_outcome *outcome)
 {
 	char etag[CACHE_ETAG_MAX];
 	const char *if_none_match = NULL;
@@ -455,8 +448,7 @@ static int client_fetch_listing(struct rr_client *client, const char *operation,
 	cache_listing_init(&walk.read.listing, &client->cache);
 	client_walk_reset(&walk);
 	pthread_mutex_unlock(&client->lock);
-	error = client_walk_listing(client, operation, with_texts, first_only, if_none_match, &walk,
-				    outcome);
+	error = client_walk_listing(client, operation, with_texts, if_none_match, &walk, outcome);
 	pthread_mutex_lock(&client->lock);
 
 	if (error == 0) {
@@ -498,7 +490,7 @@ static int client_refresh_listing(struct rr_client *client, const char *operatio
 		client_wait_listing(client);
 		return client->listing_result;
 	}
-	return client_fetch_listing(client, operation, false, false, false, &outcome);
+	return client_fetch_listing(client, operation, false, false, &outcome);
 }
 
 /* Records a local create or revoke that a listing now in flight may not show yet. */
@@ -760,7 +752,7 @@ int rr_client_check(struct rr_client *client, char *message, size_t size)
 	while (client->listing_in_flight)
 		client_wait_listing(client);
 	/* Quiet: the caller prints the message, which must be the mount's one line. */
-	error = client_fetch_listing(client, "check", false, true, true, &outcome);
+	error = client_fetch_listing(client, "check", false, true, &outcome);
 	pthread_mutex_unlock(&client->lock);
 
 	if (error == 0)
@@ -959,8 +951,7 @@ int rr_client_token_text(struct rr_client *client, const char *operation, const 
 			struct client_outcome outcome;
 
 			bulk_tried = true;
-			error =
-			    client_fetch_listing(client, operation, true, false, false, &outcome);
+			error = client_fetch_listing(client, operation, true, false, &outcome);
 			if (error != 0) {
 				client->bulk_failed = true;
 				client->bulk_failed_ms = client_now_ms();
