@@ -43,6 +43,13 @@ struct fs {
 	_Atomic uint64_t root_version;
 };
 
+/*
+ * The bytes of file ino (ops.c), for the notification thread to hand to the
+ * page cache: 0 with *data to release with secret_free(), or -errno.
+ */
+int ops_file_content(struct fs *fs, const char *operation, fuse_ino_t ino, char **data,
+		     size_t *length);
+
 /* The operations table, for fuse_session_new(). */
 const struct fuse_lowlevel_ops *ops_table(void);
 

@@ -1,6 +1,7 @@
 /*
- * Kernel notifications for tokens that went away by themselves, and for
- * pages a refused write spoiled; see notify.h.
+ * Kernel notifications for tokens that went away by themselves, for the
+ * bytes of looked-up files, and for pages a refused write spoiled; see
+ * notify.h.
  *
  * About four times a second the thread asks the client which tokens left
  * its cache without a local revoke, and for each one drops the root's entry
@@ -14,9 +15,14 @@
  * -EBADF; main.c unmounts before it stops the thread, since a notification
  * stuck behind a request nobody will answer any more only ends then.
  *
- * Spoiled pages are dropped as soon as a handler reports them, with
+ * Files whose pages a handler reports are dealt with as soon as it does, in
+ * the order reported. A looked-up file's bytes go to the page cache with
+ * fuse_lowlevel_notify_store, which waits for each page's lock: a reader
+ * holds it until its READ is answered, by a request handler that may be
+ * the only one (-s). Spoiled pages are dropped with
  * fuse_lowlevel_notify_inval_inode, which waits for the pages' writeback:
- * that is the refused write itself, reported only after its reply.
+ * that is the refused write itself, reported only after its reply. Neither
+ * call is made with a lock held that a request handler could need.
  */
 #include "notify.h"
 
@@ -29,9 +35,16 @@
 #include <time.h>
 
 #include "log.h"
+#include "secret.h"
 
 #define NOTIFY_INTERVAL_NS (250 * 1000 * 1000L)
 #define NOTIFY_BATCH	   64
+
+/* A file whose pages are to be filled (due) or dropped (spoiled). */
+struct notify_pages {
+	fuse_ino_t ino;
+	bool spoiled;
+};
 
 struct notify {
 	struct fs *fs;
@@ -39,9 +52,9 @@ struct notify {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	bool stopping;
-	fuse_ino_t *spoiled; /* files whose cached pages are to be dropped */
-	size_t spoiled_count;
-	size_t spoiled_size;
+	struct notify_pages *pages; /* in the order reported */
+	size_t pages_count;
+	size_t pages_size;
 };
 
 /* Answers that leave nothing to tell: no such entry, or a session going away. */
@@ -90,48 +103,94 @@ static void notify_root_changed(struct notify *notify)
 			    strerror(-rc));
 }
 
-void notify_pages_spoiled(struct notify *notify, fuse_ino_t ino)
+static void notify_queue_pages(struct notify *notify, fuse_ino_t ino, bool spoiled)
 {
-	fuse_ino_t *grown;
+	struct notify_pages *grown;
 	size_t size;
 
 	pthread_mutex_lock(&notify->lock);
-	if (notify->spoiled_count == notify->spoiled_size) {
-		size = notify->spoiled_size == 0 ? NOTIFY_BATCH : 2 * notify->spoiled_size;
-		grown = realloc(notify->spoiled, size * sizeof(*grown));
+	if (notify->pages_count == notify->pages_size) {
+		size = notify->pages_size == 0 ? NOTIFY_BATCH : 2 * notify->pages_size;
+		grown = realloc(notify->pages, size * sizeof(*grown));
 		if (grown == NULL) {
 			pthread_mutex_unlock(&notify->lock);
-			log_warning("cannot drop the kernel's pages of inode %llu: out of memory",
-				    (unsigned long long)ino);
+			/* Bytes not handed over are only read on demand instead. */
+			if (spoiled)
+				log_warning("cannot drop the kernel's pages of inode %llu: "
+					    "out of memory",
+					    (unsigned long long)ino);
 			return;
 		}
-		notify->spoiled = grown;
-		notify->spoiled_size = size;
+		notify->pages = grown;
+		notify->pages_size = size;
 	}
-	notify->spoiled[notify->spoiled_count++] = ino;
+	notify->pages[notify->pages_count].ino = ino;
+	notify->pages[notify->pages_count].spoiled = spoiled;
+	notify->pages_count++;
 	pthread_cond_signal(&notify->wake);
 	pthread_mutex_unlock(&notify->lock);
 }
 
-/* Called with notify->lock held, which it lets go while it tells the kernel. */
-static void notify_drop_spoiled(struct notify *notify)
+void notify_pages_spoiled(struct notify *notify, fuse_ino_t ino)
 {
-	fuse_ino_t *spoiled = notify->spoiled;
-	size_t count = notify->spoiled_count;
+	notify_queue_pages(notify, ino, true);
+}
+
+void notify_pages_due(struct notify *notify, fuse_ino_t ino)
+{
+	notify_queue_pages(notify, ino, false);
+}
+
+/*
+ * Hands a file's bytes to the page cache, once per inode while the kernel
+ * holds it. A store that finds no inode (the kernel forgot it), or fails,
+ * only leaves the read to ask.
+ */
+static void notify_store_pages(struct notify *notify, fuse_ino_t ino)
+{
+	struct fs *fs = notify->fs;
+	struct fuse_bufvec bufv = FUSE_BUFVEC_INIT(0);
+	char *data;
+	size_t length;
+
+	if (inode_content_given(fs->inodes, ino) ||
+	    ops_file_content(fs, "lookup", ino, &data, &length) != 0)
+		return;
+	bufv.buf[0].mem = data;
+	bufv.buf[0].size = length;
+	if (fuse_lowlevel_notify_store(fs->session, ino, 0, &bufv, 0) == 0)
+		inode_content_mark_given(fs->inodes, ino);
+	secret_free(data);
+}
+
+static void notify_drop_pages(struct notify *notify, fuse_ino_t ino)
+{
 	int rc;
 
-	notify->spoiled = NULL;
-	notify->spoiled_count = 0;
-	notify->spoiled_size = 0;
+	inode_content_forget_given(notify->fs->inodes, ino);
+	rc = fuse_lowlevel_notify_inval_inode(notify->fs->session, ino, 0, 0);
+	if (!notify_nothing_to_tell(rc))
+		log_warning("cannot drop the kernel's pages of inode %llu: %s",
+			    (unsigned long long)ino, strerror(-rc));
+}
+
+/* Called with notify->lock held, which it lets go while it tells the kernel. */
+static void notify_handle_pages(struct notify *notify)
+{
+	struct notify_pages *pages = notify->pages;
+	size_t count = notify->pages_count;
+
+	notify->pages = NULL;
+	notify->pages_count = 0;
+	notify->pages_size = 0;
 	pthread_mutex_unlock(&notify->lock);
 	for (size_t i = 0; i < count; i++) {
-		inode_content_forget_given(notify->fs->inodes, spoiled[i]);
-		rc = fuse_lowlevel_notify_inval_inode(notify->fs->session, spoiled[i], 0, 0);
-		if (!notify_nothing_to_tell(rc))
-			log_warning("cannot drop the kernel's pages of inode %llu: %s",
-				    (unsigned long long)spoiled[i], strerror(-rc));
+		if (pages[i].spoiled)
+			notify_drop_pages(notify, pages[i].ino);
+		else
+			notify_store_pages(notify, pages[i].ino);
 	}
-	free(spoiled);
+	free(pages);
 	pthread_mutex_lock(&notify->lock);
 }
 
@@ -165,12 +224,16 @@ static void *notify_run(void *data)
 			deadline.tv_sec++;
 			deadline.tv_nsec -= 1000000000L;
 		}
-		/* A spurious wakeup only makes one round early. */
-		pthread_cond_timedwait(&notify->wake, &notify->lock, &deadline);
+		/*
+		 * Files reported while the lock was let go woke nobody: no wait for
+		 * them. A spurious wakeup only makes one round early.
+		 */
+		if (notify->pages_count == 0)
+			pthread_cond_timedwait(&notify->wake, &notify->lock, &deadline);
 		if (notify->stopping)
 			break;
-		if (notify->spoiled_count > 0)
-			notify_drop_spoiled(notify);
+		if (notify->pages_count > 0)
+			notify_handle_pages(notify);
 		pthread_mutex_unlock(&notify->lock);
 		notify_collect(notify);
 		pthread_mutex_lock(&notify->lock);
@@ -239,7 +302,7 @@ void notify_stop(struct notify *notify)
 	pthread_cond_signal(&notify->wake);
 	pthread_mutex_unlock(&notify->lock);
 	pthread_join(notify->thread, NULL);
-	free(notify->spoiled);
+	free(notify->pages);
 	pthread_cond_destroy(&notify->wake);
 	pthread_mutex_destroy(&notify->lock);
 	free(notify);

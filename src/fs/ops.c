@@ -216,38 +216,36 @@ static void ops_reply_entry(fuse_req_t req, struct fs *fs, const struct fuse_ent
 		inode_unref(fs->inodes, entry->ino, 1);
 }
 
-/*
- * Hands a file's bytes to the kernel's page cache, so that reading it is no
- * round trip (and no READ, which would also leave its atime stale and cost a
- * GETATTR at the next stat). Once per inode while the kernel holds it. A
- * store that finds no inode, or fails, only leaves the read to ask.
- */
-static void ops_give_content(struct fs *fs, fuse_ino_t ino)
+int ops_file_content(struct fs *fs, const char *operation, fuse_ino_t ino, char **data,
+		     size_t *length)
 {
 	struct ops_content content = {NULL, 0};
-	struct fuse_bufvec bufv = FUSE_BUFVEC_INIT(0);
 	char id[RR_TOKEN_ID_LENGTH + 1];
 	enum inode_kind kind;
 	struct rr_token token;
+	int rc;
 
-	if (inode_content_given(fs->inodes, ino) ||
-	    inode_resolve(fs->inodes, ino, &kind, id) != 0 ||
-	    rr_client_token_get(fs->client, "lookup", id, &token) != 0 ||
-	    ops_content(fs, "lookup", kind, &token, &content) != 0)
-		return;
-	bufv.buf[0].mem = content.data;
-	bufv.buf[0].size = content.length;
-	if (fuse_lowlevel_notify_store(fs->session, ino, 0, &bufv, 0) == 0)
-		inode_content_mark_given(fs->inodes, ino);
-	secret_free(content.data);
+	rc = inode_resolve(fs->inodes, ino, &kind, id);
+	if (rc == 0)
+		rc = rr_client_token_get(fs->client, operation, id, &token);
+	if (rc == 0)
+		rc = ops_content(fs, operation, kind, &token, &content);
+	*data = content.data;
+	*length = content.length;
+	return rc;
 }
 
 /*
- * A file was just looked up. The kernel makes its inode only once the reply
- * is in, so its bytes cannot be stored yet: they are stored at the next
- * lookup of a file, and the previous file's now. A shell reading every
- * token's jwt.txt through a glob looks every file up before it reads any,
- * so it finds all of them but the last in the page cache.
+ * A file was just looked up. Its bytes go to the kernel's page cache ahead
+ * of its first read, so that reading it is no round trip (and no READ,
+ * which would also leave its atime stale and cost a GETATTR at the next
+ * stat). The kernel makes the inode only once the reply is in, so a file's
+ * bytes are handed over at the next lookup of a file, by the notification
+ * thread: handing them over waits for the file's page locks, which a
+ * reader holds until its READ is answered, maybe by this very thread. A
+ * shell reading every token's jwt.txt through a glob looks every file up
+ * before it reads any, so it finds all of them but the last in the page
+ * cache.
  */
 static void ops_file_looked_up(struct fs *fs, fuse_ino_t ino)
 {
@@ -258,7 +256,7 @@ static void ops_file_looked_up(struct fs *fs, fuse_ino_t ino)
 	fs->looked_up = ino;
 	pthread_mutex_unlock(&fs->looked_up_lock);
 	if (previous != 0 && previous != ino)
-		ops_give_content(fs, previous);
+		notify_pages_due(fs->notify, previous);
 }
 
 static void ops_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
