@@ -944,3 +944,13 @@ size_t rr_client_collect_removed(struct rr_client *client, int64_t now,
 	pthread_mutex_unlock(&client->lock);
 	return taken;
 }
+
+size_t rr_client_collect_added(struct rr_client *client, struct rr_token *tokens, size_t max)
+{
+	size_t taken;
+
+	pthread_mutex_lock(&client->lock);
+	taken = cache_take_added(&client->cache, tokens, max);
+	pthread_mutex_unlock(&client->lock);
+	return taken;
+}
