@@ -30,9 +30,10 @@ struct fs {
 	struct rr_client *client;
 	struct inode_table *inodes;
 	struct fuse_session *session;
-	struct notify *notify; /* the notification thread, from mounting on */
-	double list_ttl;       /* entry and attribute timeout of tokens, seconds */
-	uid_t uid;	       /* the mounting user owns everything */
+	struct notify *notify;	/* the notification thread, from mounting on */
+	const char *mountpoint; /* absolute, as libfuse resolved it */
+	double list_ttl;	/* entry and attribute timeout of tokens, seconds */
+	uid_t uid;		/* the mounting user owns everything */
 	gid_t gid;
 	time_t mounted;	   /* the root's times */
 	bool kernel_opens; /* the kernel opens files without asking (ops.c) */

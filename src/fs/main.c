@@ -182,6 +182,7 @@ int main(int argc, char *argv[])
 	fs.uid = getuid();
 	fs.gid = getgid();
 	fs.mounted = time(NULL);
+	fs.mountpoint = cmdline.mountpoint;
 	status = main_serve(&fs, &cmdline);
 out:
 	if (fs.session != NULL)

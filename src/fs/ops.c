@@ -13,10 +13,10 @@
  * change is refused without touching anything.
  *
  * The kernel's own caches do most of the work: token entries and attributes
- * stay valid for list_ttl (notify.c tells the kernel early when a token
- * goes), files open without asking the driver and keep their pages across
- * opens, and names that can never be tokens are cached as negative entries
- * for an hour.
+ * stay valid for list_ttl (notify.c tells the kernel, and open views, when
+ * a token comes or goes), files open without asking the driver and keep
+ * their pages across opens, and names that can never be tokens are cached
+ * as negative entries for an hour.
  */
 #include "fs.h"
 
@@ -47,9 +47,11 @@
 /* The root's listing and times change with every mkdir and rmdir. */
 #define OPS_ROOT_TIMEOUT 1.0
 /*
- * How long the kernel keeps a mkdir's duration name ("24h") leading to the
- * new token, so that `mkdir 24h && cat 24h/jwt.txt` works; short, so that
- * a second `mkdir 24h` soon makes another token instead of failing EEXIST.
+ * How long the kernel may keep a mkdir's duration name ("24h") leading to
+ * the new token, so that `mkdir 24h && cat 24h/jwt.txt` works. notify.c
+ * renames it to the token's id before. A second `mkdir 24h` makes another
+ * token all the same: the kernel asks again before an exclusive create, and
+ * a duration is never an entry.
  */
 #define OPS_MKDIR_TIMEOUT 1.0
 
@@ -259,6 +261,28 @@ static void ops_file_looked_up(struct fs *fs, fuse_ino_t ino)
 		notify_pages_due(fs->notify, previous);
 }
 
+/*
+ * The notification thread's own calls on the mount (see notify.c) are
+ * answered from the call it has in flight, with no request to the API: a
+ * name it removes or renames is there, every other name is not (so that
+ * its mkdir and rename can make it). Nothing of these answers is kept by
+ * the kernel past the call.
+ */
+static void ops_own_lookup(fuse_req_t req, struct fs *fs, enum inode_kind parent_kind,
+			   const char *name)
+{
+	struct fuse_entry_param entry;
+	struct rr_token token;
+
+	memset(&entry, 0, sizeof(entry));
+	if (parent_kind == INODE_ROOT && notify_own_lookup(fs->notify, name, &token) == 0 &&
+	    ops_token_entry(fs, "lookup", INODE_TOKEN_DIR, &token, 0, &entry) != 0) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	ops_reply_entry(req, fs, &entry);
+}
+
 static void ops_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs *fs = ops_fs(req);
@@ -274,6 +298,10 @@ static void ops_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	rc = inode_resolve(fs->inodes, parent, &parent_kind, id);
 	if (rc != 0)
 		goto out_err;
+	if (notify_is_own(fs->notify, req)) {
+		ops_own_lookup(req, fs, parent_kind, name);
+		return;
+	}
 	if (parent_kind == INODE_ROOT) {
 		if (!token_id_is_valid(name)) {
 			/* A duration stays unknown, not absent for long: mkdir must reach us. */
@@ -337,6 +365,13 @@ static void ops_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 		goto out_err;
 	if (kind == INODE_ROOT) {
 		ops_attr(fs, kind, ino, fs->mounted, 0, &st);
+	} else if (notify_is_own(fs->notify, req)) {
+		/* Only a token's directory is the call's: no file's bytes are at hand. */
+		rc = kind == INODE_TOKEN_DIR ? notify_own_token(fs->notify, id, &token) : -ENOENT;
+		if (rc != 0)
+			goto out_err;
+		ops_attr(fs, kind, ino, (time_t)token.created, 0, &st);
+		timeout = 0;
 	} else {
 		rc = rr_client_token_get(fs->client, "getattr", id, &token);
 		if (rc != 0)
@@ -638,6 +673,19 @@ static void ops_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		rc = -EPERM;
 		goto out_err;
 	}
+	if (notify_is_own(fs->notify, req)) {
+		/* The thread shows a token made elsewhere: it exists already. */
+		if (!notify_own_call(fs->notify, NOTIFY_CALL_MKDIR, NULL, name) ||
+		    notify_own_token(fs->notify, name, &token) != 0) {
+			rc = -EPERM;
+			goto out_err;
+		}
+		rc = ops_token_entry(fs, "mkdir", INODE_TOKEN_DIR, &token, fs->list_ttl, &entry);
+		if (rc != 0)
+			goto out_err;
+		ops_reply_entry(req, fs, &entry);
+		return;
+	}
 	if (duration_parse(name, &seconds) != 0) {
 		ops_printable(name, printable, sizeof(printable));
 		log_info("mkdir \"%s\": not a duration (e.g. 24h, 1h30m, 7d)", printable);
@@ -651,6 +699,7 @@ static void ops_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	if (rc != 0)
 		goto out_err;
 	ops_reply_entry(req, fs, &entry);
+	notify_token_made(fs->notify, name, &token);
 	return;
 out_err:
 	fuse_reply_err(req, -rc);
@@ -661,8 +710,16 @@ static void ops_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct fs *fs = ops_fs(req);
 	char id[RR_TOKEN_ID_LENGTH + 1];
 	enum inode_kind parent_kind;
+	bool own;
 	int rc;
 
+	/* The thread removes what is gone already: nothing to revoke. */
+	if (notify_is_own(fs->notify, req)) {
+		own = parent == FUSE_ROOT_ID &&
+		      notify_own_call(fs->notify, NOTIFY_CALL_RMDIR, name, NULL);
+		fuse_reply_err(req, own ? 0 : EPERM);
+		return;
+	}
 	rc = inode_resolve(fs->inodes, parent, &parent_kind, id);
 	if (rc == 0 && (parent_kind != INODE_ROOT || !token_id_is_valid(name)))
 		rc = -ENOENT;
@@ -809,9 +866,17 @@ static void ops_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const
 	fuse_reply_err(req, EPERM);
 }
 
+/* Renaming is refused, but for the thread's turning a duration name into the token's id. */
 static void ops_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
 		       const char *newname, unsigned int flags)
 {
+	struct fs *fs = ops_fs(req);
+
+	if (notify_is_own(fs->notify, req) && parent == FUSE_ROOT_ID && newparent == FUSE_ROOT_ID &&
+	    notify_own_call(fs->notify, NOTIFY_CALL_RENAME, name, newname)) {
+		fuse_reply_err(req, 0);
+		return;
+	}
 	fuse_reply_err(req, EPERM);
 }
 
