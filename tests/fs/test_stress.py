@@ -25,18 +25,30 @@ HANG_SECONDS = 10
 DROP_INTERVAL = 0.05
 CONNECTIONS = Path("/sys/fs/fuse/connections")
 
-# Two threads listing the root and reading all three files of every token, for argv[2] s.
+# Two threads listing the root and reading all three files of every token, for argv[2] s;
+# with argv[3] "churn", a third making a token of 2 s every 0.3 s, so that tokens keep being
+# renamed and removed by the driver (a token may then go between listing and reading it).
 READERS = r"""
 import os, sys, threading, time
-root, seconds = sys.argv[1], float(sys.argv[2])
+root, seconds, churn = sys.argv[1], float(sys.argv[2]), sys.argv[3] == "churn"
 end = time.monotonic() + seconds
 def read_all():
     while time.monotonic() < end:
         for name in os.listdir(root):
             for file in ("jwt.txt", "created", "expires"):
-                with open(os.path.join(root, name, file), "rb") as f:
-                    f.read()
+                try:
+                    with open(os.path.join(root, name, file), "rb") as f:
+                        f.read()
+                except FileNotFoundError:
+                    if not churn:
+                        raise
+def make_tokens():
+    while time.monotonic() < end:
+        os.mkdir(os.path.join(root, "2s"))
+        time.sleep(0.3)
 threads = [threading.Thread(target=read_all) for _ in range(2)]
+if churn:
+    threads.append(threading.Thread(target=make_tokens))
 for thread in threads:
     thread.start()
 for thread in threads:
@@ -67,19 +79,13 @@ def blocked_threads(pids):
     return found
 
 
-# The multi-threaded loop hangs where every worker is caught at once: with one worker, surely.
-@pytest.mark.parametrize("flags", [("-s",), ("-o", "max_threads=1")],
-                         ids=["single-threaded", "multi-threaded-one-worker"])
-def test_readers_racing_dropped_caches_never_hang_the_mount(mount_factory, flags):
-    if os.geteuid() != 0:
-        pytest.skip("dropping the kernel's caches needs root")
-    mount = mount_factory(list_ttl=1, flags=flags)
-    for duration in ("1h", "2h", "3h"):
-        os.mkdir(mount.path / duration)
-    assert wait_until(lambda: len(os.listdir(mount.path)) == 4, 3)
+def stress(mount, churn=False):
+    """Runs READERS on mount while the page cache is dropped every DROP_INTERVAL; fails on a
+    hang, after aborting the connection so that nothing stays stuck."""
     connection = connection_of(mount.path)
     readers = subprocess.Popen([sys.executable, "-c", READERS, str(mount.path),
-                                str(STRESS_SECONDS)], stderr=subprocess.PIPE, text=True)
+                                str(STRESS_SECONDS), "churn" if churn else "read"],
+                               stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + STRESS_SECONDS + HANG_SECONDS
     try:
         while readers.poll() is None and time.monotonic() < deadline:
@@ -97,3 +103,26 @@ def test_readers_racing_dropped_caches_never_hang_the_mount(mount_factory, flags
         readers.wait()
     assert not hung, f"the readers hung; the driver's blocked threads: {blocked}"
     assert readers.returncode == 0, readers.stderr.read()
+
+
+# The multi-threaded loop hangs where every worker is caught at once: with one worker, surely.
+@pytest.mark.parametrize("flags", [("-s",), ("-o", "max_threads=1")],
+                         ids=["single-threaded", "multi-threaded-one-worker"])
+def test_readers_racing_dropped_caches_never_hang_the_mount(mount_factory, flags):
+    if os.geteuid() != 0:
+        pytest.skip("dropping the kernel's caches needs root")
+    mount = mount_factory(list_ttl=1, flags=flags)
+    for duration in ("1h", "2h", "3h"):
+        os.mkdir(mount.path / duration)
+    assert wait_until(lambda: len(os.listdir(mount.path)) == 4, 3)
+    stress(mount)
+
+
+def test_the_drivers_own_calls_racing_readers_never_hang_the_mount(mount_factory):
+    # The calls that keep open views true (renames, removals of expired tokens) are made while
+    # the one loop thread serves readers whose pages keep being dropped.
+    if os.geteuid() != 0:
+        pytest.skip("dropping the kernel's caches needs root")
+    mount = mount_factory(list_ttl=1, flags=("-s",))
+    stress(mount, churn=True)
+    assert wait_until(lambda: os.listdir(mount.path) == [mount.id], 4)
