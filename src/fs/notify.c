@@ -82,6 +82,7 @@ struct notify_rename {
 	char name[NAME_MAX + 1];
 	struct rr_token token;
 	struct timespec due; /* CLOCK_MONOTONIC */
+	bool revoked;	     /* by an rmdir of the id here: the name goes instead */
 };
 
 /* The VFS call the thread has in flight on the mount, as its requests are answered. */
@@ -429,10 +430,39 @@ void notify_token_made(struct notify *notify, const char *name, const struct rr_
 	rename = &notify->renames[notify->renames_count++];
 	strcpy(rename->name, name);
 	rename->token = *token;
+	rename->revoked = false;
 	clock_gettime(CLOCK_MONOTONIC, &rename->due);
 	notify_add_ns(&rename->due, NOTIFY_RENAME_DELAY_NS);
 	pthread_cond_signal(&notify->wake);
 	pthread_mutex_unlock(&notify->lock);
+}
+
+void notify_token_revoked(struct notify *notify, const char *id)
+{
+	pthread_mutex_lock(&notify->lock);
+	for (size_t i = 0; i < notify->renames_count; i++) {
+		if (strcmp(notify->renames[i].token.id, id) == 0) {
+			notify->renames[i].revoked = true;
+			clock_gettime(CLOCK_MONOTONIC, &notify->renames[i].due);
+			pthread_cond_signal(&notify->wake);
+		}
+	}
+	pthread_mutex_unlock(&notify->lock);
+}
+
+/*
+ * The name of a token revoked before it was renamed goes: a view that met
+ * the id first (a readdirplus moves the directory's one dentry to it, with
+ * no event) saw the id deleted, and still shows the name.
+ */
+static void notify_rename_revoked(struct notify *notify, const struct notify_rename *rename)
+{
+	struct notify_call call = {.kind = NOTIFY_CALL_RMDIR, .token = rename->token};
+
+	strcpy(call.name, rename->name);
+	if (notify_vfs(notify, &call) != 0)
+		fuse_lowlevel_notify_inval_entry(notify->fs->session, FUSE_ROOT_ID, rename->name,
+						 strlen(rename->name));
 }
 
 /*
@@ -446,6 +476,10 @@ static void notify_rename(struct notify *notify, const struct notify_rename *ren
 
 	int rc;
 
+	if (rename->revoked) {
+		notify_rename_revoked(notify, rename);
+		return;
+	}
 	strcpy(call.name, rename->name);
 	strcpy(call.new_name, rename->token.id);
 	rc = notify_vfs(notify, &call);

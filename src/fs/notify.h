@@ -43,6 +43,9 @@ void notify_pages_due(struct notify *notify, fuse_ino_t ino);
  */
 void notify_token_made(struct notify *notify, const char *name, const struct rr_token *token);
 
+/* An rmdir here revoked the token of id: a name of it not renamed yet goes soon. */
+void notify_token_revoked(struct notify *notify, const char *id);
+
 /*
  * Whether req comes from the thread's own VFS call on the mount. Such a
  * request must be answered with what these calls say, never by asking the

@@ -729,6 +729,8 @@ static void ops_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (rc == 0)
 		rc = rr_client_token_revoke(fs->client, "rmdir", name);
 	fuse_reply_err(req, -rc);
+	if (rc == 0)
+		notify_token_revoked(fs->notify, name);
 }
 
 /*

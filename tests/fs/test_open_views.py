@@ -252,6 +252,27 @@ def test_mkdir_duration_turns_into_the_id_in_an_open_view(kind, then, mount_fact
 
 
 @pytest.mark.parametrize("kind", WATCHERS)
+def test_a_token_revoked_before_its_name_turned_leaves_no_name_in_an_open_view(
+        kind, mount_factory, tokend, watch_factory):
+    # A script that makes a token, finds its id with ls and revokes it at once: the id was
+    # deleted before the driver could rename the name to it, so the name must go too.
+    mount = mount_factory(list_ttl=30)
+    watch = watch_factory(kind, mount.path)
+    mark = log_mark(tokend)
+    os.mkdir(mount.path / "24h")
+    (new,) = set(os.listdir(mount.path)) - {mount.id}
+    os.rmdir(mount.path / new)
+    revoked = time.monotonic()
+    events, came = watch.wait(3, revoked + VIEW_DEADLINE)
+    assert events == [("created", "24h"), ("deleted", new), ("deleted", "24h")]
+    assert came <= revoked + VIEW_DEADLINE
+    assert replay({mount.id}, events) == set(os.listdir(mount.path)) == {mount.id}
+    requests = traffic_since(tokend, mark)[0]
+    assert [line.split()[1:3] for line in requests] == [["POST", "/tokens"],
+                                                         ["POST", "/revoke/" + new]]
+
+
+@pytest.mark.parametrize("kind", WATCHERS)
 def test_the_same_duration_twice_at_once_makes_two_tokens_in_an_open_view(
         kind, mount_factory, tokend, watch_factory):
     mount = mount_factory(list_ttl=30)
