@@ -29,7 +29,8 @@ WATCHERS = ["inotifywait", "gio"]
 
 class Watch:
     """A watcher on a directory; events() are ("created", name), ("deleted", name),
-    ("moved_from", name) and ("moved_to", name), or ("renamed", old, new) from GIO."""
+    ("moved_from", name) and ("moved_to", name), or ("renamed", old, new) from GIO, and from
+    inotifywait ("deleted_self", "") when the directory itself goes."""
 
     INOTIFY_LINE = re.compile(r"^(?P<events>\S+) (?P<name>.*)$")
     GIO_LINE = re.compile(r"^[^:]*: (?P<path>.*?): (?P<event>created|deleted|renamed to (?P<to>.*))$")
@@ -38,7 +39,7 @@ class Watch:
         self.kind = kind
         self.path = str(path)
         if kind == "inotifywait":
-            command = ["inotifywait", "-m", "-q", "-e", "create,delete,moved_from,moved_to",
+            command = ["inotifywait", "-m", "-q", "-e", "create,delete,delete_self,moved_from,moved_to",
                        "--format", "%e %f", self.path]
         else:
             # GIO writes to a pipe in blocks; stdbuf makes it a line at a time.
@@ -74,7 +75,8 @@ class Watch:
                 return None
             kinds = match.group("events").split(",")
             for kind, event in (("CREATE", "created"), ("DELETE", "deleted"),
-                                ("MOVED_FROM", "moved_from"), ("MOVED_TO", "moved_to")):
+                                ("DELETE_SELF", "deleted_self"), ("MOVED_FROM", "moved_from"),
+                                ("MOVED_TO", "moved_to")):
                 if kind in kinds:
                     return (event, match.group("name"))
             return None
@@ -299,12 +301,15 @@ def test_no_ghost_is_left_of_a_listed_token_revoked_elsewhere(kind, mount_factor
     os.stat(folder / "jwt.txt")
     time.sleep(VIEW_DEADLINE)
     watch = watch_factory(kind, mount.path)
+    # A second window shows the folder itself.
+    inside = watch_factory("inotifywait", folder)
 
     assert Api(tokend.url, mount.token).call("POST", "/revoke/" + other)[0] == 200
     time.sleep(1.1)
     os.listdir(mount.path)
     events, _ = watch.wait(1, time.monotonic() + VIEW_DEADLINE)
     assert events == [("deleted", other)]
+    assert inside.events() == [("deleted_self", "")]
     # What the view showed is gone, not an empty folder.
     with pytest.raises(FileNotFoundError):
         os.listdir(folder)
