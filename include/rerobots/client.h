@@ -145,4 +145,12 @@ int rr_client_token_revoke(struct rr_client *client, const char *operation, cons
 size_t rr_client_collect_removed(struct rr_client *client, int64_t now,
 				 char (*ids)[RR_TOKEN_ID_LENGTH + 1], size_t max);
 
+/*
+ * Hands out (at most max) tokens that a listing refresh showed for the
+ * first time: made elsewhere, not by this client. Tokens of the first
+ * listing are not counted as added. The filesystem tells the kernel about
+ * them. Returns how many tokens were written.
+ */
+size_t rr_client_collect_added(struct rr_client *client, struct rr_token *tokens, size_t max);
+
 #endif

@@ -22,8 +22,9 @@
 
 #include "secret.h"
 
-/* Removals nobody collects stop being queued here, so the queue cannot grow without end. */
+/* Changes nobody collects stop being queued here, so the queues cannot grow without end. */
 #define CACHE_REMOVED_MAX 100000
+#define CACHE_ADDED_MAX	  100000
 
 void cache_init(struct cache *cache)
 {
@@ -369,6 +370,7 @@ void cache_destroy(struct cache *cache)
 		cache_entry_clear(&cache->entries[i]);
 	free(cache->entries);
 	free(cache->removed);
+	free(cache->added);
 	if (cache->reference.bytes != NULL)
 		explicit_bzero(cache->reference.bytes,
 			       cache->reference.lengths[0] + cache->reference.lengths[1]);
@@ -442,6 +444,27 @@ void cache_report_gone(struct cache *cache, const char *id)
 
 	if (token_id_to_bytes(id, bytes))
 		cache_report_removed(cache, bytes);
+}
+
+/* Queues a token as added; without room the kernel just learns of it later, from a listing. */
+static void cache_report_added(struct cache *cache, const struct cache_entry *entry)
+{
+	size_t capacity = cache->added_capacity ? 2 * cache->added_capacity : 16;
+	struct rr_token *added;
+
+	if (cache->added_count >= CACHE_ADDED_MAX)
+		return;
+	if (cache->added_count == cache->added_capacity) {
+		added = realloc(cache->added, capacity * sizeof(*added));
+		if (added == NULL)
+			return;
+		cache->added = added;
+		cache->added_capacity = capacity;
+	}
+	added = &cache->added[cache->added_count++];
+	token_id_from_bytes(entry->id, added->id);
+	added->created = entry->created;
+	added->expires = entry->expires;
 }
 
 static void cache_update_next_expiry(struct cache *cache)
@@ -684,6 +707,8 @@ int cache_replace(struct cache *cache, struct cache_listing *listing,
 		  bool *changed)
 {
 	size_t listed_count = listing->count;
+	/* The first listing shows what was there all along: nothing was added. */
+	bool report_added = cache->listing_valid;
 	size_t cached = 0;
 	size_t listed = 0;
 	size_t gone = 0;
@@ -754,10 +779,13 @@ int cache_replace(struct cache *cache, struct cache_listing *listing,
 			}
 		} else {
 			struct cache_entry *listed_entry = &listing->entries[listed++];
+			size_t before = count;
 
 			*changed = true;
 			cache_keep_listed(listing, listed_entry, &count, changes, change_count,
 					  now_ms);
+			if (report_added && count > before)
+				cache_report_added(cache, &listing->entries[count - 1]);
 		}
 	}
 	memmove(&listing->entries[count], &listing->entries[listed_count],
@@ -840,5 +868,18 @@ size_t cache_take_removed(struct cache *cache, char (*ids)[RR_TOKEN_ID_LENGTH + 
 	memmove(cache->removed, cache->removed + taken,
 		(cache->removed_count - taken) * sizeof(*cache->removed));
 	cache->removed_count -= taken;
+	return taken;
+}
+
+size_t cache_take_added(struct cache *cache, struct rr_token *tokens, size_t max)
+{
+	size_t taken = cache->added_count < max ? cache->added_count : max;
+
+	if (taken == 0)
+		return 0;
+	memcpy(tokens, cache->added, taken * sizeof(*tokens));
+	memmove(cache->added, cache->added + taken,
+		(cache->added_count - taken) * sizeof(*cache->added));
+	cache->added_count -= taken;
 	return taken;
 }

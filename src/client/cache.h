@@ -1,7 +1,8 @@
 /*
  * What the client knows about tokens: the last listing, sorted by id for
- * O(log n) lookups, each entry with its text once read, and the queue of ids
- * that left without a local revoke. Not locked: the client holds its mutex
+ * O(log n) lookups, each entry with its text once read, the queue of ids
+ * that left without a local revoke and the queue of tokens that a listing
+ * showed first. Not locked: the client holds its mutex
  * around every call.
  */
 #ifndef RR_CLIENT_CACHE_H
@@ -54,6 +55,9 @@ struct cache {
 	char (*removed)[RR_TOKEN_ID_LENGTH + 1];
 	size_t removed_count;
 	size_t removed_capacity;
+	struct rr_token *added; /* first shown by a listing that replaced another */
+	size_t added_count;
+	size_t added_capacity;
 	struct cache_reference reference;
 };
 
@@ -109,7 +113,8 @@ void cache_listing_clear(struct cache_listing *listing);
 
 /*
  * Makes a finished listing the cache's content, taking its entries over.
- * Known texts are kept; tokens that are gone are queued as removed. changes
+ * Known texts are kept; tokens that are gone are queued as removed, and,
+ * unless it is the first listing, tokens the cache did not hold as added. changes
  * made locally while the listing was fetched win over it. *changed tells
  * whether any token came, went or changed. 0, or -ENOMEM with the cache and
  * the listing unchanged.
@@ -133,5 +138,8 @@ size_t cache_copy_tokens(const struct cache *cache, const unsigned char *from,
 
 /* Moves at most max queued ids into ids; returns how many. */
 size_t cache_take_removed(struct cache *cache, char (*ids)[RR_TOKEN_ID_LENGTH + 1], size_t max);
+
+/* Moves at most max queued added tokens into tokens; returns how many. */
+size_t cache_take_added(struct cache *cache, struct rr_token *tokens, size_t max);
 
 #endif

@@ -1210,3 +1210,13 @@ void rr_client_on_token_rejected(struct rr_client *client, void (*rejected)(void
 {
 	http_pool_on_rejected(client->http, rejected, user);
 }
+
+size_t rr_client_collect_added(struct rr_client *client, struct rr_token *tokens, size_t max)
+{
+	size_t taken;
+
+	pthread_mutex_lock(&client->lock);
+	taken = cache_take_added(&client->cache, tokens, max);
+	pthread_mutex_unlock(&client->lock);
+	return taken;
+}

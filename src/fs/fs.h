@@ -31,10 +31,11 @@ struct fs {
 	struct rr_client *client;
 	struct inode_table *inodes;
 	struct fuse_session *session;
-	struct notify *notify; /* the notification thread, from mounting on */
-	struct renew *renew;   /* the mount's own token over time, from mounting on */
-	double list_ttl;       /* entry and attribute timeout of tokens, seconds */
-	uid_t uid;	       /* the mounting user owns everything */
+	struct notify *notify;	/* the notification thread, from mounting on */
+	struct renew *renew;	/* the mount's own token over time, from mounting on */
+	const char *mountpoint; /* absolute, as libfuse resolved it */
+	double list_ttl;	/* entry and attribute timeout of tokens, seconds */
+	uid_t uid;		/* the mounting user owns everything */
 	gid_t gid;
 	time_t mounted;	   /* the root's times */
 	bool kernel_opens; /* the kernel opens files without asking (ops.c) */
@@ -44,6 +45,13 @@ struct fs {
 	/* The client's listing version that the kernel's copy of the root listing shows. */
 	_Atomic uint64_t root_version;
 };
+
+/*
+ * The bytes of file ino (ops.c), for the notification thread to hand to the
+ * page cache: 0 with *data to release with secret_free(), or -errno.
+ */
+int ops_file_content(struct fs *fs, const char *operation, fuse_ino_t ino, char **data,
+		     size_t *length);
 
 /* The operations table, for fuse_session_new(). */
 const struct fuse_lowlevel_ops *ops_table(void);

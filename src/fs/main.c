@@ -203,6 +203,7 @@ int main(int argc, char *argv[])
 	fs.uid = getuid();
 	fs.gid = getgid();
 	fs.mounted = time(NULL);
+	fs.mountpoint = cmdline.mountpoint;
 	status = main_serve(&fs, &cmdline, &options, token_path);
 out:
 	if (fs.session != NULL)

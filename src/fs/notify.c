@@ -1,47 +1,118 @@
 /*
- * Kernel notifications for tokens that went away by themselves, and for
- * pages a refused write spoiled; see notify.h.
+ * Kernel notifications for tokens that came or went without a local mkdir
+ * or rmdir, for the bytes of looked-up files, and for pages a refused
+ * write spoiled; see notify.h.
+ *
+ * File managers learn of changes only through inotify, and the kernel
+ * raises inotify events only for VFS operations, not for FUSE
+ * notifications. So the thread tells the kernel of a token the way a user
+ * would: it calls rmdir, mkdir or renameat2 on the mount itself, and the
+ * request handlers, recognising the thread's id as the caller, answer
+ * those requests from the call the thread has in flight (notify_own_*)
+ * without asking the API. Watchers on the root then get what a local change
+ * makes: IN_DELETE for a token that expired or left a listing, IN_CREATE
+ * for one a listing showed first, IN_MOVED_FROM and IN_MOVED_TO when a
+ * mkdir's duration name turns into the token's id. The root is opened for
+ * each call, by its name in the mount point's parent, and used only when
+ * it is still this mount's root: a descriptor kept open would make the
+ * mount busy, so that `fusermount3 -u` failed, and a mount hiding this one,
+ * or the directory under it once unmounted, must never see these calls.
+ * Where the VFS call fails (no such root, a mount on the token's directory,
+ * the mount going away), the kernel is told with FUSE notifications
+ * instead, which keep `ls` right but raise no event.
  *
  * About four times a second the thread asks the client which tokens left
- * its cache without a local revoke, and for each one drops the root's entry
- * in the kernel with fuse_lowlevel_notify_delete (which also tells inotify
- * watchers, so an open file manager view updates), falling back to
- * fuse_lowlevel_notify_inval_entry. These calls wait for the kernel's lock
- * on the root directory, which a request in progress may hold until its
- * reply: that is why they are made here and never from a request handler.
- * -ENOENT (the kernel never looked the token up) is the common answer.
- * While the mount goes away the thread may still be told -ENODEV or
- * -EBADF; main.c unmounts before it stops the thread, since a notification
- * stuck behind a request nobody will answer any more only ends then.
+ * its cache without a local revoke, or came into it with a listing. The
+ * fallback for a token gone drops the root's entry in the kernel with
+ * fuse_lowlevel_notify_delete, else fuse_lowlevel_notify_inval_entry.
+ * These calls, and the VFS calls, wait for the kernel's lock on the root
+ * directory, which a request in progress may hold until its reply: that is
+ * why they are made here and never from a request handler, and why the
+ * thread holds no lock a handler needs while it makes them. -ENOENT (the
+ * kernel never looked the token up) is the common answer. While the mount
+ * goes away the thread may still be told -ENODEV, -EBADF or -ENOTCONN;
+ * main.c unmounts before it stops the thread, since a call stuck behind a
+ * request nobody will answer any more only ends then.
  *
- * Spoiled pages are dropped as soon as a handler reports them, with
+ * Files whose pages a handler reports are dealt with as soon as it does, in
+ * the order reported. A looked-up file's bytes go to the page cache with
+ * fuse_lowlevel_notify_store, which waits for each page's lock: a reader
+ * holds it until its READ is answered, by a request handler that may be
+ * the only one (-s). Spoiled pages are dropped with
  * fuse_lowlevel_notify_inval_inode, which waits for the pages' writeback:
  * that is the refused write itself, reported only after its reply.
  */
 #include "notify.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
+#include "secret.h"
 
 #define NOTIFY_INTERVAL_NS (250 * 1000 * 1000L)
 #define NOTIFY_BATCH	   64
+/*
+ * How long a mkdir's duration name stays before it is renamed to the
+ * token's id: long enough for `mkdir 24h && cat 24h/jwt.txt`, short enough
+ * for an open view to show the id within a second.
+ */
+#define NOTIFY_RENAME_DELAY_NS (500 * 1000 * 1000L)
+
+/* A file whose pages are to be filled (due) or dropped (spoiled). */
+struct notify_pages {
+	fuse_ino_t ino;
+	bool spoiled;
+};
+
+/* A mkdir's duration name, to be renamed to its token's id when due. */
+struct notify_rename {
+	char name[NAME_MAX + 1];
+	struct rr_token token;
+	struct timespec due; /* CLOCK_MONOTONIC */
+	bool revoked;	     /* by an rmdir of the id here: the name goes instead */
+};
+
+/* The VFS call the thread has in flight on the mount, as its requests are answered. */
+struct notify_call {
+	enum notify_call_kind kind;
+	char name[NAME_MAX + 1];	       /* the entry there before: rmdir, rename */
+	char new_name[RR_TOKEN_ID_LENGTH + 1]; /* the entry made: mkdir, rename */
+	struct rr_token token;		       /* what both stand for */
+};
 
 struct notify {
 	struct fs *fs;
 	pthread_t thread;
+	_Atomic pid_t tid; /* the thread's id, the caller of its own requests */
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	bool stopping;
-	fuse_ino_t *spoiled; /* files whose cached pages are to be dropped */
-	size_t spoiled_count;
-	size_t spoiled_size;
+	struct notify_pages *pages; /* in the order reported */
+	size_t pages_count;
+	size_t pages_size;
+	struct notify_rename *renames; /* in the order made, so by due time */
+	size_t renames_count;
+	size_t renames_size;
+	/* Where the root is found again for each call; parent_fd -1 where it cannot be. */
+	int parent_fd;
+	char *root_name;
+	dev_t root_dev;
+	/* The call in flight, under its own lock: handlers read it while the thread waits. */
+	pthread_mutex_t call_lock;
+	struct notify_call call;
 };
 
 /* Answers that leave nothing to tell: no such entry, or a session going away. */
@@ -50,7 +121,147 @@ static bool notify_nothing_to_tell(int rc)
 	return rc == 0 || rc == -ENOENT || rc == -ENODEV || rc == -EBADF;
 }
 
-static void notify_token_gone(struct notify *notify, const char *id)
+/*
+ * Finds the mount point's parent and this mount's device, once, before the
+ * first call. The stat waits for the session loop to answer GETATTR.
+ */
+static void notify_root_prepare(struct notify *notify)
+{
+	char *parent = strdup(notify->fs->mountpoint);
+	char *name = strdup(notify->fs->mountpoint);
+	struct stat st;
+
+	notify->parent_fd = -1;
+	if (parent == NULL || name == NULL || stat(notify->fs->mountpoint, &st) != 0 ||
+	    st.st_ino != FUSE_ROOT_ID)
+		goto out;
+	notify->root_name = strdup(basename(name));
+	if (notify->root_name == NULL)
+		goto out;
+	notify->root_dev = st.st_dev;
+	notify->parent_fd = open(dirname(parent), O_PATH | O_DIRECTORY | O_CLOEXEC);
+out:
+	free(name);
+	free(parent);
+}
+
+/* This mount's root as an O_PATH descriptor, or -1 where the name leads elsewhere now. */
+static int notify_root_open(struct notify *notify)
+{
+	struct stat st;
+	int fd;
+
+	if (notify->parent_fd < 0)
+		return -1;
+	fd = openat(notify->parent_fd, notify->root_name,
+		    O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) != 0 || st.st_dev != notify->root_dev || st.st_ino != FUSE_ROOT_ID) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * A rename goes ahead only when the duration name still leads to the token
+ * (a second mkdir of the same name takes it over, and its own rename then
+ * follows): -ESTALE where it does not.
+ */
+static int notify_rename_at(struct notify *notify, int root, const struct notify_call *call)
+{
+	struct stat st;
+
+	if (fstatat(root, call->name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return -errno;
+	if (st.st_ino != inode_number(notify->fs->inodes, call->token.id))
+		return -ESTALE;
+	return renameat2(root, call->name, root, call->new_name, RENAME_NOREPLACE) == 0 ? 0
+											: -errno;
+}
+
+/*
+ * Makes one VFS call on the mount's root, which the handlers answer from
+ * call; 0, or -errno where it failed (-EXDEV: the root could not be found).
+ */
+static int notify_vfs(struct notify *notify, const struct notify_call *call)
+{
+	int root = notify_root_open(notify);
+	int rc;
+
+	if (root < 0)
+		return -EXDEV;
+	pthread_mutex_lock(&notify->call_lock);
+	notify->call = *call;
+	pthread_mutex_unlock(&notify->call_lock);
+	switch (call->kind) {
+	case NOTIFY_CALL_RMDIR:
+		rc = unlinkat(root, call->name, AT_REMOVEDIR) == 0 ? 0 : -errno;
+		break;
+	case NOTIFY_CALL_MKDIR:
+		rc = mkdirat(root, call->new_name, 0700) == 0 ? 0 : -errno;
+		break;
+	case NOTIFY_CALL_RENAME:
+		rc = notify_rename_at(notify, root, call);
+		break;
+	default:
+		rc = -EINVAL;
+		break;
+	}
+	pthread_mutex_lock(&notify->call_lock);
+	notify->call.kind = NOTIFY_CALL_NONE;
+	pthread_mutex_unlock(&notify->call_lock);
+	close(root);
+	return rc;
+}
+
+bool notify_is_own(struct notify *notify, fuse_req_t req)
+{
+	return notify != NULL && fuse_req_ctx(req)->pid == atomic_load(&notify->tid);
+}
+
+int notify_own_lookup(struct notify *notify, const char *name, struct rr_token *token)
+{
+	int rc = -ENOENT;
+
+	pthread_mutex_lock(&notify->call_lock);
+	if ((notify->call.kind == NOTIFY_CALL_RMDIR || notify->call.kind == NOTIFY_CALL_RENAME) &&
+	    strcmp(name, notify->call.name) == 0) {
+		*token = notify->call.token;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&notify->call_lock);
+	return rc;
+}
+
+int notify_own_token(struct notify *notify, const char *id, struct rr_token *token)
+{
+	int rc = -ENOENT;
+
+	pthread_mutex_lock(&notify->call_lock);
+	if (notify->call.kind != NOTIFY_CALL_NONE && strcmp(id, notify->call.token.id) == 0) {
+		*token = notify->call.token;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&notify->call_lock);
+	return rc;
+}
+
+bool notify_own_call(struct notify *notify, enum notify_call_kind kind, const char *name,
+		     const char *new_name)
+{
+	bool own;
+
+	pthread_mutex_lock(&notify->call_lock);
+	own = notify->call.kind == kind && (name == NULL || strcmp(name, notify->call.name) == 0) &&
+	      (new_name == NULL || strcmp(new_name, notify->call.new_name) == 0);
+	pthread_mutex_unlock(&notify->call_lock);
+	return own;
+}
+
+/* Without an event: what the kernel is told where the VFS call failed. */
+static void notify_token_gone_quietly(struct notify *notify, const char *id)
 {
 	struct fs *fs = notify->fs;
 	fuse_ino_t ino = inode_number(fs->inodes, id);
@@ -90,57 +301,279 @@ static void notify_root_changed(struct notify *notify)
 			    strerror(-rc));
 }
 
-void notify_pages_spoiled(struct notify *notify, fuse_ino_t ino)
+static void notify_queue_pages(struct notify *notify, fuse_ino_t ino, bool spoiled)
 {
-	fuse_ino_t *grown;
+	struct notify_pages *grown;
 	size_t size;
 
 	pthread_mutex_lock(&notify->lock);
-	if (notify->spoiled_count == notify->spoiled_size) {
-		size = notify->spoiled_size == 0 ? NOTIFY_BATCH : 2 * notify->spoiled_size;
-		grown = realloc(notify->spoiled, size * sizeof(*grown));
+	if (notify->pages_count == notify->pages_size) {
+		size = notify->pages_size == 0 ? NOTIFY_BATCH : 2 * notify->pages_size;
+		grown = realloc(notify->pages, size * sizeof(*grown));
 		if (grown == NULL) {
 			pthread_mutex_unlock(&notify->lock);
-			log_warning("cannot drop the kernel's pages of inode %llu: out of memory",
-				    (unsigned long long)ino);
+			/* Bytes not handed over are only read on demand instead. */
+			if (spoiled)
+				log_warning("cannot drop the kernel's pages of inode %llu: "
+					    "out of memory",
+					    (unsigned long long)ino);
 			return;
 		}
-		notify->spoiled = grown;
-		notify->spoiled_size = size;
+		notify->pages = grown;
+		notify->pages_size = size;
 	}
-	notify->spoiled[notify->spoiled_count++] = ino;
+	notify->pages[notify->pages_count].ino = ino;
+	notify->pages[notify->pages_count].spoiled = spoiled;
+	notify->pages_count++;
 	pthread_cond_signal(&notify->wake);
 	pthread_mutex_unlock(&notify->lock);
 }
 
-/* Called with notify->lock held, which it lets go while it tells the kernel. */
-static void notify_drop_spoiled(struct notify *notify)
+void notify_pages_spoiled(struct notify *notify, fuse_ino_t ino)
 {
-	fuse_ino_t *spoiled = notify->spoiled;
-	size_t count = notify->spoiled_count;
+	notify_queue_pages(notify, ino, true);
+}
+
+void notify_pages_due(struct notify *notify, fuse_ino_t ino)
+{
+	notify_queue_pages(notify, ino, false);
+}
+
+/*
+ * Hands a file's bytes to the page cache, once per inode while the kernel
+ * holds it. A store that finds no inode (the kernel forgot it), or fails,
+ * only leaves the read to ask.
+ */
+static void notify_store_pages(struct notify *notify, fuse_ino_t ino)
+{
+	struct fs *fs = notify->fs;
+	struct fuse_bufvec bufv = FUSE_BUFVEC_INIT(0);
+	char *data;
+	size_t length;
+
+	if (inode_content_given(fs->inodes, ino) ||
+	    ops_file_content(fs, "lookup", ino, &data, &length) != 0)
+		return;
+	bufv.buf[0].mem = data;
+	bufv.buf[0].size = length;
+	if (fuse_lowlevel_notify_store(fs->session, ino, 0, &bufv, 0) == 0)
+		inode_content_mark_given(fs->inodes, ino);
+	secret_free(data);
+}
+
+static void notify_drop_pages(struct notify *notify, fuse_ino_t ino)
+{
 	int rc;
 
-	notify->spoiled = NULL;
-	notify->spoiled_count = 0;
-	notify->spoiled_size = 0;
+	inode_content_forget_given(notify->fs->inodes, ino);
+	rc = fuse_lowlevel_notify_inval_inode(notify->fs->session, ino, 0, 0);
+	if (!notify_nothing_to_tell(rc))
+		log_warning("cannot drop the kernel's pages of inode %llu: %s",
+			    (unsigned long long)ino, strerror(-rc));
+}
+
+/* Called with notify->lock held, which it lets go while it tells the kernel. */
+static void notify_handle_pages(struct notify *notify)
+{
+	struct notify_pages *pages = notify->pages;
+	size_t count = notify->pages_count;
+
+	notify->pages = NULL;
+	notify->pages_count = 0;
+	notify->pages_size = 0;
 	pthread_mutex_unlock(&notify->lock);
 	for (size_t i = 0; i < count; i++) {
-		inode_content_forget_given(notify->fs->inodes, spoiled[i]);
-		rc = fuse_lowlevel_notify_inval_inode(notify->fs->session, spoiled[i], 0, 0);
-		if (!notify_nothing_to_tell(rc))
-			log_warning("cannot drop the kernel's pages of inode %llu: %s",
-				    (unsigned long long)spoiled[i], strerror(-rc));
+		if (pages[i].spoiled)
+			notify_drop_pages(notify, pages[i].ino);
+		else
+			notify_store_pages(notify, pages[i].ino);
 	}
-	free(spoiled);
+	free(pages);
 	pthread_mutex_lock(&notify->lock);
 }
 
+static bool notify_is_due(const struct timespec *due, const struct timespec *now)
+{
+	return due->tv_sec < now->tv_sec ||
+	       (due->tv_sec == now->tv_sec && due->tv_nsec <= now->tv_nsec);
+}
+
+static void notify_add_ns(struct timespec *when, long ns)
+{
+	when->tv_nsec += ns;
+	if (when->tv_nsec >= 1000000000L) {
+		when->tv_sec++;
+		when->tv_nsec -= 1000000000L;
+	}
+}
+
+void notify_token_made(struct notify *notify, const char *name, const struct rr_token *token)
+{
+	struct notify_rename *grown;
+	struct notify_rename *rename;
+	size_t size;
+
+	if (strlen(name) > NAME_MAX)
+		return;
+	pthread_mutex_lock(&notify->lock);
+	if (notify->renames_count == notify->renames_size) {
+		size = notify->renames_size == 0 ? NOTIFY_BATCH : 2 * notify->renames_size;
+		grown = realloc(notify->renames, size * sizeof(*grown));
+		if (grown == NULL) {
+			/* The name then just times out in the kernel, without an event. */
+			pthread_mutex_unlock(&notify->lock);
+			return;
+		}
+		notify->renames = grown;
+		notify->renames_size = size;
+	}
+	rename = &notify->renames[notify->renames_count++];
+	strcpy(rename->name, name);
+	rename->token = *token;
+	rename->revoked = false;
+	clock_gettime(CLOCK_MONOTONIC, &rename->due);
+	notify_add_ns(&rename->due, NOTIFY_RENAME_DELAY_NS);
+	pthread_cond_signal(&notify->wake);
+	pthread_mutex_unlock(&notify->lock);
+}
+
+void notify_token_revoked(struct notify *notify, const char *id)
+{
+	pthread_mutex_lock(&notify->lock);
+	for (size_t i = 0; i < notify->renames_count; i++) {
+		if (strcmp(notify->renames[i].token.id, id) == 0) {
+			notify->renames[i].revoked = true;
+			clock_gettime(CLOCK_MONOTONIC, &notify->renames[i].due);
+			pthread_cond_signal(&notify->wake);
+		}
+	}
+	pthread_mutex_unlock(&notify->lock);
+}
+
+/*
+ * The name of a token revoked before it was renamed goes: a view that met
+ * the id first (a readdirplus moves the directory's one dentry to it, with
+ * no event) saw the id deleted, and still shows the name.
+ */
+static void notify_rename_revoked(struct notify *notify, const struct notify_rename *rename)
+{
+	struct notify_call call = {.kind = NOTIFY_CALL_RMDIR, .token = rename->token};
+
+	strcpy(call.name, rename->name);
+	if (notify_vfs(notify, &call) != 0)
+		fuse_lowlevel_notify_inval_entry(notify->fs->session, FUSE_ROOT_ID, rename->name,
+						 strlen(rename->name));
+}
+
+/*
+ * The duration name becomes the token's id. Where that fails, the id is
+ * made as a new entry, and the name is dropped quietly.
+ */
+static void notify_rename(struct notify *notify, const struct notify_rename *rename)
+{
+	struct fs *fs = notify->fs;
+	struct notify_call call = {.kind = NOTIFY_CALL_RENAME, .token = rename->token};
+
+	int rc;
+
+	if (rename->revoked) {
+		notify_rename_revoked(notify, rename);
+		return;
+	}
+	strcpy(call.name, rename->name);
+	strcpy(call.new_name, rename->token.id);
+	rc = notify_vfs(notify, &call);
+	if (rc == 0)
+		return;
+	/* A name that leads to another token now is that token's to rename. */
+	if (rc != -ESTALE)
+		fuse_lowlevel_notify_inval_entry(fs->session, FUSE_ROOT_ID, rename->name,
+						 strlen(rename->name));
+	call.kind = NOTIFY_CALL_MKDIR;
+	call.name[0] = '\0';
+	if (notify_vfs(notify, &call) != 0)
+		notify_root_changed(notify);
+}
+
+/*
+ * Takes the renames due by now out of the queue, or, with id, the one of
+ * that token whenever due; called with notify->lock held. Returns how many
+ * were copied into out (at most max).
+ */
+static size_t notify_take_renames(struct notify *notify, const char *id, struct notify_rename *out,
+				  size_t max)
+{
+	struct timespec now;
+	size_t taken = 0;
+	size_t kept = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	for (size_t i = 0; i < notify->renames_count; i++) {
+		struct notify_rename *rename = &notify->renames[i];
+		bool take = id != NULL ? strcmp(rename->token.id, id) == 0
+				       : notify_is_due(&rename->due, &now);
+
+		if (take && taken < max)
+			out[taken++] = *rename;
+		else
+			notify->renames[kept++] = *rename;
+	}
+	notify->renames_count = kept;
+	return taken;
+}
+
+/* Makes the renames due now, or with id the one of that token; called without notify->lock. */
+static void notify_do_renames(struct notify *notify, const char *id)
+{
+	struct notify_rename renames[8];
+	size_t count;
+
+	do {
+		pthread_mutex_lock(&notify->lock);
+		count = notify_take_renames(notify, id, renames, 8);
+		pthread_mutex_unlock(&notify->lock);
+		for (size_t i = 0; i < count; i++)
+			notify_rename(notify, &renames[i]);
+	} while (count == 8);
+}
+
+static void notify_token_gone(struct notify *notify, const char *id)
+{
+	struct notify_call call = {.kind = NOTIFY_CALL_RMDIR};
+
+	/* A token gone before its duration name was renamed: the id first, then gone. */
+	notify_do_renames(notify, id);
+	strcpy(call.name, id);
+	strcpy(call.token.id, id);
+	if (notify_vfs(notify, &call) != 0)
+		notify_token_gone_quietly(notify, id);
+}
+
+static void notify_token_added(struct notify *notify, const struct rr_token *token)
+{
+	struct notify_call call = {.kind = NOTIFY_CALL_MKDIR, .token = *token};
+
+	strcpy(call.new_name, token->id);
+	notify_vfs(notify, &call);
+}
+
+/*
+ * Tokens added are told first: one that came and went between two rounds
+ * is then made and removed, in that order.
+ */
 static void notify_collect(struct notify *notify)
 {
 	char ids[NOTIFY_BATCH][RR_TOKEN_ID_LENGTH + 1];
+	struct rr_token added[NOTIFY_BATCH];
 	size_t total = 0;
 	size_t count;
 
+	do {
+		count = rr_client_collect_added(notify->fs->client, added, NOTIFY_BATCH);
+		for (size_t i = 0; i < count; i++)
+			notify_token_added(notify, &added[i]);
+		total += count;
+	} while (count == NOTIFY_BATCH);
 	do {
 		count = rr_client_collect_removed(notify->fs->client, (int64_t)time(NULL), ids,
 						  NOTIFY_BATCH);
@@ -152,26 +585,37 @@ static void notify_collect(struct notify *notify)
 		notify_root_changed(notify);
 }
 
+/* The next round: in a quarter second, or when the first rename is due if sooner. */
+static void notify_next_round(struct notify *notify, struct timespec *deadline)
+{
+	clock_gettime(CLOCK_MONOTONIC, deadline);
+	notify_add_ns(deadline, NOTIFY_INTERVAL_NS);
+	if (notify->renames_count > 0 && notify_is_due(&notify->renames[0].due, deadline))
+		*deadline = notify->renames[0].due;
+}
+
 static void *notify_run(void *data)
 {
 	struct notify *notify = data;
 	struct timespec deadline;
 
+	atomic_store(&notify->tid, gettid());
+	notify_root_prepare(notify);
 	pthread_mutex_lock(&notify->lock);
 	while (!notify->stopping) {
-		clock_gettime(CLOCK_MONOTONIC, &deadline);
-		deadline.tv_nsec += NOTIFY_INTERVAL_NS;
-		if (deadline.tv_nsec >= 1000000000L) {
-			deadline.tv_sec++;
-			deadline.tv_nsec -= 1000000000L;
-		}
-		/* A spurious wakeup only makes one round early. */
-		pthread_cond_timedwait(&notify->wake, &notify->lock, &deadline);
+		notify_next_round(notify, &deadline);
+		/*
+		 * Files reported while the lock was let go woke nobody: no wait for
+		 * them. A spurious wakeup only makes one round early.
+		 */
+		if (notify->pages_count == 0)
+			pthread_cond_timedwait(&notify->wake, &notify->lock, &deadline);
 		if (notify->stopping)
 			break;
-		if (notify->spoiled_count > 0)
-			notify_drop_spoiled(notify);
+		if (notify->pages_count > 0)
+			notify_handle_pages(notify);
 		pthread_mutex_unlock(&notify->lock);
+		notify_do_renames(notify, NULL);
 		notify_collect(notify);
 		pthread_mutex_lock(&notify->lock);
 	}
@@ -214,7 +658,10 @@ struct notify *notify_start(struct fs *fs)
 		return NULL;
 	}
 	notify->fs = fs;
+	notify->tid = -1;
+	notify->parent_fd = -1;
 	pthread_mutex_init(&notify->lock, NULL);
+	pthread_mutex_init(&notify->call_lock, NULL);
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&notify->wake, &attr);
@@ -223,6 +670,7 @@ struct notify *notify_start(struct fs *fs)
 	if (rc != 0) {
 		log_error("cannot start the notification thread: %s", strerror(rc));
 		pthread_cond_destroy(&notify->wake);
+		pthread_mutex_destroy(&notify->call_lock);
 		pthread_mutex_destroy(&notify->lock);
 		free(notify);
 		return NULL;
@@ -239,8 +687,13 @@ void notify_stop(struct notify *notify)
 	pthread_cond_signal(&notify->wake);
 	pthread_mutex_unlock(&notify->lock);
 	pthread_join(notify->thread, NULL);
-	free(notify->spoiled);
+	free(notify->pages);
+	free(notify->renames);
+	if (notify->parent_fd >= 0)
+		close(notify->parent_fd);
+	free(notify->root_name);
 	pthread_cond_destroy(&notify->wake);
+	pthread_mutex_destroy(&notify->call_lock);
 	pthread_mutex_destroy(&notify->lock);
 	free(notify);
 }

@@ -13,10 +13,10 @@
  * change is refused without touching anything.
  *
  * The kernel's own caches do most of the work: token entries and attributes
- * stay valid for list_ttl (notify.c tells the kernel early when a token
- * goes), files open without asking the driver and keep their pages across
- * opens, and names that can never be tokens are cached as negative entries
- * for an hour.
+ * stay valid for list_ttl (notify.c tells the kernel, and open views, when
+ * a token comes or goes), files open without asking the driver and keep
+ * their pages across opens, and names that can never be tokens are cached
+ * as negative entries for an hour.
  */
 #include "fs.h"
 
@@ -47,9 +47,11 @@
 /* The root's listing and times change with every mkdir and rmdir. */
 #define OPS_ROOT_TIMEOUT 1.0
 /*
- * How long the kernel keeps a mkdir's duration name ("24h") leading to the
- * new token, so that `mkdir 24h && cat 24h/jwt.txt` works; short, so that
- * a second `mkdir 24h` soon makes another token instead of failing EEXIST.
+ * How long the kernel may keep a mkdir's duration name ("24h") leading to
+ * the new token, so that `mkdir 24h && cat 24h/jwt.txt` works. notify.c
+ * renames it to the token's id before. A second `mkdir 24h` makes another
+ * token all the same: the kernel asks again before an exclusive create, and
+ * a duration is never an entry.
  */
 #define OPS_MKDIR_TIMEOUT 1.0
 
@@ -216,38 +218,36 @@ static void ops_reply_entry(fuse_req_t req, struct fs *fs, const struct fuse_ent
 		inode_unref(fs->inodes, entry->ino, 1);
 }
 
-/*
- * Hands a file's bytes to the kernel's page cache, so that reading it is no
- * round trip (and no READ, which would also leave its atime stale and cost a
- * GETATTR at the next stat). Once per inode while the kernel holds it. A
- * store that finds no inode, or fails, only leaves the read to ask.
- */
-static void ops_give_content(struct fs *fs, fuse_ino_t ino)
+int ops_file_content(struct fs *fs, const char *operation, fuse_ino_t ino, char **data,
+		     size_t *length)
 {
 	struct ops_content content = {NULL, 0};
-	struct fuse_bufvec bufv = FUSE_BUFVEC_INIT(0);
 	char id[RR_TOKEN_ID_LENGTH + 1];
 	enum inode_kind kind;
 	struct rr_token token;
+	int rc;
 
-	if (inode_content_given(fs->inodes, ino) ||
-	    inode_resolve(fs->inodes, ino, &kind, id) != 0 ||
-	    rr_client_token_get(fs->client, "lookup", id, &token) != 0 ||
-	    ops_content(fs, "lookup", kind, &token, &content) != 0)
-		return;
-	bufv.buf[0].mem = content.data;
-	bufv.buf[0].size = content.length;
-	if (fuse_lowlevel_notify_store(fs->session, ino, 0, &bufv, 0) == 0)
-		inode_content_mark_given(fs->inodes, ino);
-	secret_free(content.data);
+	rc = inode_resolve(fs->inodes, ino, &kind, id);
+	if (rc == 0)
+		rc = rr_client_token_get(fs->client, operation, id, &token);
+	if (rc == 0)
+		rc = ops_content(fs, operation, kind, &token, &content);
+	*data = content.data;
+	*length = content.length;
+	return rc;
 }
 
 /*
- * A file was just looked up. The kernel makes its inode only once the reply
- * is in, so its bytes cannot be stored yet: they are stored at the next
- * lookup of a file, and the previous file's now. A shell reading every
- * token's jwt.txt through a glob looks every file up before it reads any,
- * so it finds all of them but the last in the page cache.
+ * A file was just looked up. Its bytes go to the kernel's page cache ahead
+ * of its first read, so that reading it is no round trip (and no READ,
+ * which would also leave its atime stale and cost a GETATTR at the next
+ * stat). The kernel makes the inode only once the reply is in, so a file's
+ * bytes are handed over at the next lookup of a file, by the notification
+ * thread: handing them over waits for the file's page locks, which a
+ * reader holds until its READ is answered, maybe by this very thread. A
+ * shell reading every token's jwt.txt through a glob looks every file up
+ * before it reads any, so it finds all of them but the last in the page
+ * cache.
  */
 static void ops_file_looked_up(struct fs *fs, fuse_ino_t ino)
 {
@@ -258,7 +258,29 @@ static void ops_file_looked_up(struct fs *fs, fuse_ino_t ino)
 	fs->looked_up = ino;
 	pthread_mutex_unlock(&fs->looked_up_lock);
 	if (previous != 0 && previous != ino)
-		ops_give_content(fs, previous);
+		notify_pages_due(fs->notify, previous);
+}
+
+/*
+ * The notification thread's own calls on the mount (see notify.c) are
+ * answered from the call it has in flight, with no request to the API: a
+ * name it removes or renames is there, every other name is not (so that
+ * its mkdir and rename can make it). Nothing of these answers is kept by
+ * the kernel past the call.
+ */
+static void ops_own_lookup(fuse_req_t req, struct fs *fs, enum inode_kind parent_kind,
+			   const char *name)
+{
+	struct fuse_entry_param entry;
+	struct rr_token token;
+
+	memset(&entry, 0, sizeof(entry));
+	if (parent_kind == INODE_ROOT && notify_own_lookup(fs->notify, name, &token) == 0 &&
+	    ops_token_entry(fs, "lookup", INODE_TOKEN_DIR, &token, 0, &entry) != 0) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	ops_reply_entry(req, fs, &entry);
 }
 
 static void ops_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -276,6 +298,10 @@ static void ops_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	rc = inode_resolve(fs->inodes, parent, &parent_kind, id);
 	if (rc != 0)
 		goto out_err;
+	if (notify_is_own(fs->notify, req)) {
+		ops_own_lookup(req, fs, parent_kind, name);
+		return;
+	}
 	if (parent_kind == INODE_ROOT) {
 		if (!token_id_is_valid(name)) {
 			/* A duration stays unknown, not absent for long: mkdir must reach us. */
@@ -339,6 +365,13 @@ static void ops_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 		goto out_err;
 	if (kind == INODE_ROOT) {
 		ops_attr(fs, kind, ino, fs->mounted, 0, &st);
+	} else if (notify_is_own(fs->notify, req)) {
+		/* Only a token's directory is the call's: no file's bytes are at hand. */
+		rc = kind == INODE_TOKEN_DIR ? notify_own_token(fs->notify, id, &token) : -ENOENT;
+		if (rc != 0)
+			goto out_err;
+		ops_attr(fs, kind, ino, (time_t)token.created, 0, &st);
+		timeout = 0;
 	} else {
 		rc = rr_client_token_get(fs->client, "getattr", id, &token);
 		if (rc != 0)
@@ -645,6 +678,19 @@ static void ops_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		rc = -EPERM;
 		goto out_err;
 	}
+	if (notify_is_own(fs->notify, req)) {
+		/* The thread shows a token made elsewhere: it exists already. */
+		if (!notify_own_call(fs->notify, NOTIFY_CALL_MKDIR, NULL, name) ||
+		    notify_own_token(fs->notify, name, &token) != 0) {
+			rc = -EPERM;
+			goto out_err;
+		}
+		rc = ops_token_entry(fs, "mkdir", INODE_TOKEN_DIR, &token, fs->list_ttl, &entry);
+		if (rc != 0)
+			goto out_err;
+		ops_reply_entry(req, fs, &entry);
+		return;
+	}
 	if (duration_parse(name, &seconds) != 0) {
 		ops_printable(name, printable, sizeof(printable));
 		log_info("mkdir \"%s\": not a duration (e.g. 24h, 1h30m, 7d)", printable);
@@ -658,6 +704,7 @@ static void ops_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	if (rc != 0)
 		goto out_err;
 	ops_reply_entry(req, fs, &entry);
+	notify_token_made(fs->notify, name, &token);
 	return;
 out_err:
 	fuse_reply_err(req, -rc);
@@ -668,8 +715,16 @@ static void ops_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct fs *fs = ops_fs(req);
 	char id[RR_TOKEN_ID_LENGTH + 1];
 	enum inode_kind parent_kind;
+	bool own;
 	int rc;
 
+	/* The thread removes what is gone already: nothing to revoke. */
+	if (notify_is_own(fs->notify, req)) {
+		own = parent == FUSE_ROOT_ID &&
+		      notify_own_call(fs->notify, NOTIFY_CALL_RMDIR, name, NULL);
+		fuse_reply_err(req, own ? 0 : EPERM);
+		return;
+	}
 	rc = inode_resolve(fs->inodes, parent, &parent_kind, id);
 	if (rc == 0 && (parent_kind != INODE_ROOT || !token_id_is_valid(name)))
 		rc = -ENOENT;
@@ -679,6 +734,8 @@ static void ops_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (rc == 0)
 		rc = rr_client_token_revoke(fs->client, "rmdir", name);
 	fuse_reply_err(req, -rc);
+	if (rc == 0)
+		notify_token_revoked(fs->notify, name);
 }
 
 /*
@@ -816,9 +873,17 @@ static void ops_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const
 	fuse_reply_err(req, EPERM);
 }
 
+/* Renaming is refused, but for the thread's turning a duration name into the token's id. */
 static void ops_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
 		       const char *newname, unsigned int flags)
 {
+	struct fs *fs = ops_fs(req);
+
+	if (notify_is_own(fs->notify, req) && parent == FUSE_ROOT_ID && newparent == FUSE_ROOT_ID &&
+	    notify_own_call(fs->notify, NOTIFY_CALL_RENAME, name, newname)) {
+		fuse_reply_err(req, 0);
+		return;
+	}
 	fuse_reply_err(req, EPERM);
 }
 

@@ -1,7 +1,7 @@
 /*
  * The token cache: lookups, listings merged with known texts kept, tokens
- * that left queued for the kernel, local changes that win over a listing
- * fetched at the same time, and expiry.
+ * that left or that a listing showed first queued for the kernel, local changes that win over a
+ * listing fetched at the same time, and expiry.
  */
 #include "cache.h"
 
@@ -139,6 +139,32 @@ static void test_listing_keeps_texts_and_reports_gone_tokens(void)
 	check("gone token reported once",
 	      take_removed(&cache, removed, 4) == 1 && strcmp(removed[0], ID_B) == 0);
 	check("queue emptied", take_removed(&cache, removed, 4) == 0);
+	cache_destroy(&cache);
+}
+
+static void test_a_listing_reports_tokens_it_shows_first(void)
+{
+	struct cache cache;
+	struct decoded_token first[] = {token(ID_A, 0, NULL)};
+	struct decoded_token made = token(ID_B, 0, "text-b");
+	struct decoded_token second[] = {token(ID_A, 0, NULL), token(ID_B, 0, NULL),
+					 token(ID_C, 700, NULL), token(ID_D, 0, NULL)};
+	struct cache_change revoked = {ID_D, false};
+	struct rr_token added[4];
+
+	cache_init(&cache);
+	check("first listing", replace(&cache, first, 1, NULL, 0) == 0);
+	check("a first listing adds nothing", cache_take_added(&cache, added, 4) == 0);
+	/* Made here: the kernel knows it from the mkdir. */
+	cache_put(&cache, &made, 1);
+	/* Revoked here while the listing was fetched: it never counts as added. */
+	check("second listing", replace(&cache, second, 4, &revoked, 1) == 0);
+	check("only the token made elsewhere is added",
+	      cache_take_added(&cache, added, 4) == 1 && strcmp(added[0].id, ID_C) == 0 &&
+		  added[0].created == 100 && added[0].expires == 700);
+	check("added queue emptied", cache_take_added(&cache, added, 4) == 0);
+	check("listed again, not added again", replace(&cache, second, 4, &revoked, 1) == 0 &&
+						   cache_take_added(&cache, added, 4) == 0);
 	cache_destroy(&cache);
 }
 
@@ -478,6 +504,7 @@ int main(void)
 	test_version_moves_with_every_change();
 	test_put_and_lookup();
 	test_listing_keeps_texts_and_reports_gone_tokens();
+	test_a_listing_reports_tokens_it_shows_first();
 	test_bulk_listing_fills_texts();
 	test_listing_says_whether_tokens_changed();
 	test_listing_with_a_token_twice_is_eio();

@@ -17,6 +17,7 @@ from mountutil import is_mounted
 
 MOUNT_TIMEOUT = 10
 EXIT_TIMEOUT = 10
+BUSY_RETRY_SECONDS = 1
 # The list_ttl of a mount when a test does not care: short, so that changes made elsewhere
 # show quickly.
 LIST_TTL = 2
@@ -123,9 +124,21 @@ class Mount:
             time.sleep(0.02)
 
     def unmount(self):
-        """fusermount3 -u, then asserts the driver exited 0 and printed nothing unexpected."""
-        if is_mounted(self.path):
-            subprocess.run(["fusermount3", "-u", str(self.path)], check=True, timeout=EXIT_TIMEOUT)
+        """fusermount3 -u, then asserts the driver exited 0 and printed nothing unexpected.
+
+        A mount is busy while the driver makes one of its own calls on it, for a few
+        milliseconds after a change (the man page's caveat): an unmount that comes then is
+        tried again, for at most BUSY_RETRY_SECONDS.
+        """
+        deadline = time.monotonic() + BUSY_RETRY_SECONDS
+        while is_mounted(self.path):
+            result = subprocess.run(["fusermount3", "-u", str(self.path)], capture_output=True,
+                                    text=True, timeout=EXIT_TIMEOUT)
+            if result.returncode == 0:
+                break
+            if "busy" not in result.stderr or time.monotonic() >= deadline:
+                raise AssertionError(f"fusermount3 -u failed: {result.stderr}")
+            time.sleep(0.05)
         try:
             returncode = self.process.wait(timeout=EXIT_TIMEOUT)
         except subprocess.TimeoutExpired:

