@@ -113,7 +113,7 @@ def test_version_exits_0_with_the_versions(build_dir, option):
     lines = result.stdout.splitlines()
     assert re.fullmatch(r"rerobots-tokend version \d+\.\d+\.\d+", lines[0])
     assert [line.split(" version ")[0] for line in lines[1:]] == ["libmicrohttpd", "SQLite",
-                                                                   "Jansson"]
+                                                                   "libpq", "Jansson"]
 
 
 def test_port_0_picks_a_free_port(tokend, tokend_factory):
