@@ -247,6 +247,9 @@ static void main_parse(int argc, char **argv, struct main_options *options)
 	}
 	if (optind < argc)
 		main_usage_error("unexpected argument %s", argv[optind]);
+	if (options->db_url != NULL && !store_url_is_shared(options->db_url) &&
+	    (strncmp(options->db_url, "sqlite:", 7) != 0 || options->db_url[7] == '\0'))
+		main_usage_error("--db %s: give sqlite:PATH or postgresql://...", options->db_url);
 	if (options->data_dir == NULL && !store_url_is_shared(options->db_url))
 		main_usage_error("--data DIR is required, unless --db names PostgreSQL");
 	if ((options->add_user == NULL) == (options->server.listen == NULL))
