@@ -806,6 +806,8 @@ static int store_pg_watch_start(struct store *base)
 	/* Every session made and its statements prepared now: preparing one later would wait
 	 * for any lock on the tables, where a remembered listing needs none. */
 	for (int i = 0; i < STORE_PG_CONNECTIONS; i++) {
+		if (store->connections[i].conn != NULL)
+			continue;
 		err = store_pg_open_connection(store, &store->connections[i]);
 		if (err < 0)
 			return err;
