@@ -19,12 +19,15 @@ import http.server
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import threading
 import time
 from pathlib import Path
 
 import pytest
+
+import postgres
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 10
@@ -59,9 +62,13 @@ class Tokend:
     REQUEST_LINE = REQUEST_LINE
     CONNECTION_LINE = CONNECTION_LINE
 
-    def __init__(self, binary, data_dir, options=(), cafile=None, listen="127.0.0.1:0"):
+    def __init__(self, binary, data_dir, options=(), cafile=None, listen="127.0.0.1:0",
+                 db_url=None, postgres_server=None):
         self.binary = Path(binary)
+        # With db_url (PostgreSQL), data_dir only names the log: the state is in the database.
         self.data_dir = Path(data_dir)
+        self.db_url = db_url
+        self.postgres = postgres_server
         self.log_path = self.data_dir.with_name(self.data_dir.name + ".log")
         self.options = list(options)
         self.cafile = cafile
@@ -77,7 +84,7 @@ class Tokend:
         first_line = len(self.log_lines())
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [self.binary, "--data", self.data_dir, "--listen", self.listen, *self.options],
+                [self.binary, *self.state_options(), "--listen", self.listen, *self.options],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=log,
@@ -104,9 +111,33 @@ class Tokend:
                 raise AssertionError(f"rerobots-tokend did not listen within {START_TIMEOUT} s")
             time.sleep(0.01)
 
+    def state_options(self):
+        """Where the state is: --db URL with PostgreSQL, else --data DIR."""
+        return ["--db", self.db_url] if self.db_url else ["--data", self.data_dir]
+
+    @property
+    def backend(self):
+        return "postgresql" if self.db_url else "sqlite"
+
+    def sql(self, statement):
+        """Runs statement on the service's database (sqlite3 or psql); its rows as lists of strings."""
+        if self.db_url:
+            return self.postgres.sql(self.db_url, statement)
+        database = sqlite3.connect(self.data_dir / "tokens.db", isolation_level=None)
+        try:
+            return [[str(value) for value in row] for row in database.execute(statement)]
+        finally:
+            database.close()
+
+    def signing_key_pem(self):
+        """The private signing key in PEM form, wherever the backend keeps it."""
+        if self.db_url:
+            return self.postgres.value(self.db_url, "SELECT pem FROM signing_key").encode()
+        return (self.data_dir / "signing-key.pem").read_bytes()
+
     def add_user(self, name, duration=None):
-        """Runs `--add-user NAME [--duration D]` on data_dir and returns the token text."""
-        command = [self.binary, "--data", self.data_dir, "--add-user", name]
+        """Runs `--add-user NAME [--duration D]` on the service's state and returns the token text."""
+        command = [self.binary, *self.state_options(), "--add-user", name]
         if duration is not None:
             command += ["--duration", duration]
         result = subprocess.run(command, capture_output=True, text=True, timeout=30)
@@ -185,17 +216,35 @@ def make_tls_certificate(directory):
     return cert, key
 
 
+@pytest.fixture(scope="session")
+def postgres_server():
+    """The test run's own PostgreSQL (see postgres.py), started by the first test that needs it."""
+    if not postgres.available():
+        pytest.skip("PostgreSQL 15 is missing: apt-get install postgresql")
+    server = postgres.PostgresServer.start()
+    yield server
+    server.remove()
+
+
 @pytest.fixture
-def tokend_factory(build_dir, tmp_path):
-    """make(*options, tls=False, data_dir=None, listen="127.0.0.1:0") starts a service with extra options.
+def tokend_backend():
+    """The storage of the services tokend_factory starts; tests/tokend runs both."""
+    return "sqlite"
+
+
+@pytest.fixture
+def tokend_factory(build_dir, tmp_path, tokend_backend, request):
+    """make(*options, tls=False, data_dir=None, listen="127.0.0.1:0", db_url=None) starts a service.
 
     With tls=True it serves HTTPS with a certificate made for the test, whose
-    path is the returned service's cafile. Every service made is stopped at
+    path is the returned service's cafile. With the postgresql backend each
+    service gets a new database, unless db_url names one (a replica of
+    another service: pass its db_url). Every service made is stopped at
     teardown, and the test fails unless it exited 0.
     """
     started = []
 
-    def make(*options, tls=False, data_dir=None, listen="127.0.0.1:0"):
+    def make(*options, tls=False, data_dir=None, listen="127.0.0.1:0", db_url=None):
         index = len(started)
         options = list(options)
         cafile = None
@@ -203,12 +252,18 @@ def tokend_factory(build_dir, tmp_path):
             cert, key = make_tls_certificate(tmp_path)
             options += ["--tls-cert", cert, "--tls-key", key]
             cafile = str(cert)
+        server = None
+        if tokend_backend == "postgresql":
+            server = request.getfixturevalue("postgres_server")
+            db_url = db_url or server.create_database()
         service = Tokend(
             build_dir / "rerobots-tokend",
             data_dir or tmp_path / f"tokend-{index}",
             options,
             cafile,
             listen,
+            db_url,
+            server,
         )
         started.append(service)
         return service.start()

@@ -28,9 +28,11 @@
 #define API_HTTP_CONFLICT	409
 #define API_HTTP_UNPROCESSABLE	422
 #define API_HTTP_INTERNAL_ERROR 500
+#define API_HTTP_UNAVAILABLE	503
 
+/* generation is the store's, read once for the request before authenticating it. */
 typedef void (*api_handler)(struct api *api, const struct api_request *request, const char *id,
-			    struct api_response *response);
+			    uint64_t generation, struct api_response *response);
 
 struct api_route {
 	const char *path;
@@ -61,6 +63,9 @@ static void api_set_failure(struct api_response *response, int err)
 {
 	if (err == -ENOENT)
 		api_set_error(response, API_HTTP_NOT_FOUND, "no such token");
+	else if (err == -ENOTCONN)
+		api_set_error(response, API_HTTP_UNAVAILABLE,
+			      "the database cannot be reached; retry later");
 	else
 		api_set_error(response, API_HTTP_INTERNAL_ERROR, "internal error");
 }
@@ -223,7 +228,7 @@ static int api_plain_listing(struct api *api, const char *user, uint64_t generat
 }
 
 static void api_list(struct api *api, const struct api_request *request, const char *id,
-		     struct api_response *response)
+		     uint64_t generation, struct api_response *response)
 {
 	struct api_listing listing = {
 	    .with_text = api_flag_is_set(request->with_token),
@@ -231,9 +236,6 @@ static void api_list(struct api *api, const struct api_request *request, const c
 	};
 	const char *user = response->user;
 	int64_t now = time(NULL);
-	/* Read before the listing: a change racing it leaves a stale generation, never a stale
-	 * ETag. */
-	uint64_t generation = store_generation(api->store);
 	char plain_etag[LISTING_ETAG_SIZE];
 	char message[128];
 	char *body = NULL;
@@ -357,7 +359,7 @@ out:
 }
 
 static void api_create(struct api *api, const struct api_request *request, const char *id,
-		       struct api_response *response)
+		       uint64_t generation, struct api_response *response)
 {
 	char message[256];
 	struct store_token token;
@@ -400,7 +402,7 @@ static void api_create(struct api *api, const struct api_request *request, const
 }
 
 static void api_get(struct api *api, const struct api_request *request, const char *id,
-		    struct api_response *response)
+		    uint64_t generation, struct api_response *response)
 {
 	struct store_token token;
 	int err;
@@ -415,7 +417,7 @@ static void api_get(struct api *api, const struct api_request *request, const ch
 }
 
 static void api_revoke(struct api *api, const struct api_request *request, const char *id,
-		       struct api_response *response)
+		       uint64_t generation, struct api_response *response)
 {
 	int err = store_token_revoke(api->store, response->user, id, time(NULL));
 
@@ -428,7 +430,7 @@ static void api_revoke(struct api *api, const struct api_request *request, const
 }
 
 static void api_purge(struct api *api, const struct api_request *request, const char *id,
-		      struct api_response *response)
+		      uint64_t generation, struct api_response *response)
 {
 	int err = store_token_purge(api->store, response->user, time(NULL));
 
@@ -447,7 +449,7 @@ static void api_purge(struct api *api, const struct api_request *request, const 
  * answered as an exhausted rate limit is (403, X-RateLimit-Remaining: 0),
  * while tokens verified before keep working from that address.
  */
-static int api_authenticate(struct api *api, const struct api_request *request,
+static int api_authenticate(struct api *api, const struct api_request *request, uint64_t generation,
 			    struct auth_session *session, struct api_response *response)
 {
 	int64_t now = time(NULL);
@@ -459,7 +461,7 @@ static int api_authenticate(struct api *api, const struct api_request *request,
 			       &response->rate);
 		verify = response->rate.allowed;
 	}
-	err = auth_check(api->auth, request->authorization, now, verify, session);
+	err = auth_check(api->auth, request->authorization, now, verify, generation, session);
 	if (err == -EAGAIN) {
 		response->rate_known = true;
 		api_set_error(response, API_HTTP_FORBIDDEN,
@@ -506,6 +508,7 @@ void api_handle(struct api *api, const struct api_request *request, struct api_r
 	struct auth_session session;
 	const struct api_route *route;
 	api_handler handler = NULL;
+	uint64_t generation;
 	const char *id;
 	int err;
 
@@ -525,13 +528,27 @@ void api_handle(struct api *api, const struct api_request *request, struct api_r
 		return;
 	}
 
-	err = api_authenticate(api, request, &session, response);
+	/* Read before anything else: a change racing the request leaves a stale generation
+	 * (one more read later), never a stale ETag or a revoked token taken as valid. */
+	err = store_generation(api->store, &generation);
+	if (err < 0) {
+		api_set_failure(response, err);
+		return;
+	}
+	err = api_authenticate(api, request, generation, &session, response);
 	if (err < 0)
 		return;
 	response->authenticated = true;
 	strcpy(response->user, session.user);
-	ratelimit_take(api->user_limits, session.user, api->rate_limit, time(NULL),
-		       &response->rate);
+	err =
+	    store_rate_take(api->store, session.user, api->rate_limit, time(NULL), &response->rate);
+	if (err == -ENOTSUP)
+		err = ratelimit_take(api->user_limits, session.user, api->rate_limit, time(NULL),
+				     &response->rate);
+	if (err < 0) {
+		api_set_failure(response, err);
+		return;
+	}
 	response->rate_known = true;
 	if (!response->rate.allowed) {
 		api_set_error(response, API_HTTP_FORBIDDEN, "rate limit exceeded");
@@ -542,7 +559,7 @@ void api_handle(struct api *api, const struct api_request *request, struct api_r
 		api_set_error(response, API_HTTP_BAD_REQUEST, "invalid token id");
 		return;
 	}
-	handler(api, request, id, response);
+	handler(api, request, id, generation, response);
 }
 
 int api_limits_new(struct api *api)

@@ -24,6 +24,8 @@ struct auth_entry {
 	char user[SIGNER_USER_MAX + 1];
 	int64_t expires;
 	bool revoked;
+	/* The store's generation when revoked was read; another one means it may be stale. */
+	uint64_t generation;
 };
 
 struct auth {
@@ -129,7 +131,8 @@ static void auth_sweep(struct auth *auth, int64_t now)
  * committed meanwhile cannot slip between the two: auth_forget_* waits for
  * the entry and marks it.
  */
-static int auth_admit(struct auth *auth, const char *text, const char *id, int64_t now)
+static int auth_admit(struct auth *auth, const char *text, const char *id, int64_t now,
+		      uint64_t generation)
 {
 	char user[SIGNER_USER_MAX + 1];
 	struct auth_entry *entry = NULL, **bucket;
@@ -164,6 +167,7 @@ static int auth_admit(struct auth *auth, const char *text, const char *id, int64
 	strcpy(entry->user, user);
 	entry->expires = expires;
 	entry->revoked = revoked;
+	entry->generation = generation;
 	bucket = auth_bucket(auth, id);
 	entry->next = *bucket;
 	*bucket = entry;
@@ -173,8 +177,13 @@ out:
 	return err;
 }
 
-/* 1 when id is in the table (then session is filled or -EACCES returned), 0 when not. */
-static int auth_lookup(struct auth *auth, const char *id, int64_t now, struct auth_session *session)
+/*
+ * 1 when id is in the table (then session is filled or -EACCES returned),
+ * 0 when not, 2 when its entry was read at another generation than the
+ * store's now (another process may have revoked it since).
+ */
+static int auth_lookup(struct auth *auth, const char *id, int64_t now, uint64_t generation,
+		       struct auth_session *session)
 {
 	struct auth_entry *entry;
 	int result = 0;
@@ -184,6 +193,8 @@ static int auth_lookup(struct auth *auth, const char *id, int64_t now, struct au
 	if (entry != NULL) {
 		if (entry->revoked || entry->expires <= now) {
 			result = -EACCES;
+		} else if (entry->generation != generation) {
+			result = 2;
 		} else {
 			strcpy(session->user, entry->user);
 			strcpy(session->id, entry->id);
@@ -194,8 +205,40 @@ static int auth_lookup(struct auth *auth, const char *id, int64_t now, struct au
 	return result;
 }
 
+/*
+ * Reads again whether token id, verified before, was revoked: the store
+ * changed since, maybe through another process. No RSA: the entry shows
+ * the text was verified.
+ */
+static int auth_refresh(struct auth *auth, const char *id, uint64_t generation)
+{
+	struct auth_entry *entry;
+	char *owner = NULL;
+	int64_t expires;
+	bool revoked;
+	int err;
+
+	err = store_token_owner(auth->store, id, &owner, &expires, &revoked);
+	if (err == -ENOENT) {
+		/* Pruned: long revoked or expired. */
+		revoked = true;
+		err = 0;
+	}
+	free(owner);
+	if (err < 0)
+		return err;
+	pthread_rwlock_wrlock(&auth->lock);
+	entry = auth_find(auth, id);
+	if (entry != NULL) {
+		entry->revoked = entry->revoked || revoked;
+		entry->generation = generation;
+	}
+	pthread_rwlock_unlock(&auth->lock);
+	return 0;
+}
+
 int auth_check(struct auth *auth, const char *authorization, int64_t now, bool verify,
-	       struct auth_session *session)
+	       uint64_t generation, struct auth_session *session)
 {
 	char id[TOKEN_ID_LENGTH + 1];
 	char *text = auth_bearer_token(authorization);
@@ -206,17 +249,27 @@ int auth_check(struct auth *auth, const char *authorization, int64_t now, bool v
 	err = token_id_compute(text, strlen(text), id);
 	if (err < 0)
 		goto out;
-	err = auth_lookup(auth, id, now, session);
+	err = auth_lookup(auth, id, now, generation, session);
+	if (err == 2) {
+		err = auth_refresh(auth, id, generation);
+		if (err == 0)
+			err = auth_lookup(auth, id, now, generation, session);
+	}
 	if (err != 0)
 		goto out;
 	if (!verify) {
 		err = -EAGAIN;
 		goto out;
 	}
-	err = auth_admit(auth, text, id, now);
+	err = auth_admit(auth, text, id, now, generation);
 	if (err < 0)
 		goto out;
-	err = auth_lookup(auth, id, now, session);
+	err = auth_lookup(auth, id, now, generation, session);
+	/* Entered at an older generation by a slower thread: as good as fresh for this request. */
+	if (err == 2)
+		err = auth_refresh(auth, id, generation) == 0
+			  ? auth_lookup(auth, id, now, generation, session)
+			  : -EIO;
 out:
 	secret_free(text);
 	return err < 0 ? err : 0;

@@ -36,10 +36,12 @@ void auth_free(struct auth *auth);
  * absent) at time now. 0 with session filled; -EACCES for a missing,
  * malformed, badly signed, expired, revoked or unknown token; -EAGAIN,
  * without verifying anything, for a token not in the table when verify
- * is false; -EIO or -ENOMEM when the service failed.
+ * is false; -EIO or -ENOMEM when the service failed. generation is the
+ * store's, read for this request: a token verified at another is looked up
+ * again (without RSA), since another process may have revoked it.
  */
 int auth_check(struct auth *auth, const char *authorization, int64_t now, bool verify,
-	       struct auth_session *session);
+	       uint64_t generation, struct auth_session *session);
 
 /* Token id was revoked. */
 void auth_forget_token(struct auth *auth, const char *id);

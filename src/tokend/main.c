@@ -5,6 +5,7 @@
  *     eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9...
  *     $ rerobots-tokend --data ~/tokend --listen 127.0.0.1:8080
  *     rerobots-tokend: listening on http://127.0.0.1:8080
+ *     $ rerobots-tokend --db postgresql://tokend@db/tokend --listen 127.0.0.1:8080
  *
  * This file reads the command line, bootstraps users, and runs the service
  * until SIGINT or SIGTERM.
@@ -24,6 +25,7 @@
 
 #include <jansson.h>
 #include <microhttpd.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "api.h"
@@ -49,6 +51,7 @@
 
 struct main_options {
 	const char *data_dir;
+	const char *db_url;
 	const char *add_user;
 	int64_t duration;
 	int64_t max_duration;
@@ -59,18 +62,21 @@ struct main_options {
 };
 
 static const char main_usage[] =
-    "usage: rerobots-tokend --data DIR --listen HOST:PORT [--rate-limit N]\n"
+    "usage: rerobots-tokend (--data DIR | --db URL) --listen HOST:PORT [--rate-limit N]\n"
     "                       [--auth-failure-limit N] [--max-duration D]\n"
     "                       [--tls-cert FILE --tls-key FILE]\n"
     "                       [--max-connections N] [--max-connections-per-address N]\n"
     "                       [--request-timeout D]\n"
-    "       rerobots-tokend --data DIR --add-user NAME [--duration D]\n"
+    "       rerobots-tokend (--data DIR | --db URL) --add-user NAME [--duration D]\n"
     "       rerobots-tokend --version | --help\n"
     "\n"
-    "Serves the rerobots token API (v1) from the state in DIR, or makes a token\n"
-    "for NAME and prints it. Durations are like 90s, 1h30m, 7d, 2w.\n"
+    "Serves the rerobots token API (v1) from the state in DIR or a database, or\n"
+    "makes a token for NAME and prints it. Durations are like 90s, 1h30m, 7d, 2w.\n"
     "\n"
     "  --data DIR          state: tokens.db and signing-key.pem (created where missing)\n"
+    "  --db URL            sqlite:PATH (default: DIR/tokens.db, the key in DIR) or\n"
+    "                      postgresql://... (everything in the database; PG* variables\n"
+    "                      fill what the URL omits; any number of replicas)\n"
     "  --listen HOST:PORT  address to serve on; port 0 picks a free one\n"
     "  --add-user NAME     make a token for NAME, print it and exit\n"
     "  --duration D        validity of the --add-user token (default 24h)\n"
@@ -129,6 +135,7 @@ static void main_parse(int argc, char **argv, struct main_options *options)
 {
 	enum {
 		DATA = 256,
+		DB,
 		LISTEN,
 		ADD_USER,
 		DURATION,
@@ -143,6 +150,7 @@ static void main_parse(int argc, char **argv, struct main_options *options)
 	};
 	static const struct option long_options[] = {
 	    {"data", required_argument, NULL, DATA},
+	    {"db", required_argument, NULL, DB},
 	    {"listen", required_argument, NULL, LISTEN},
 	    {"add-user", required_argument, NULL, ADD_USER},
 	    {"duration", required_argument, NULL, DURATION},
@@ -174,6 +182,9 @@ static void main_parse(int argc, char **argv, struct main_options *options)
 		switch (option) {
 		case DATA:
 			options->data_dir = optarg;
+			break;
+		case DB:
+			options->db_url = optarg;
 			break;
 		case LISTEN:
 			options->server.listen = optarg;
@@ -223,6 +234,9 @@ static void main_parse(int argc, char **argv, struct main_options *options)
 			printf("rerobots-tokend version %s\n", rr_version);
 			printf("libmicrohttpd version %s\n", MHD_get_version());
 			printf("SQLite version %s\n", sqlite3_libversion());
+			/* 150020 is 15.20: since version 10, major * 10000 + minor. */
+			printf("libpq version %d.%d\n", PQlibVersion() / 10000,
+			       PQlibVersion() % 10000);
 			printf("Jansson version %s\n", JANSSON_VERSION);
 			exit(0);
 		case ':':
@@ -233,8 +247,11 @@ static void main_parse(int argc, char **argv, struct main_options *options)
 	}
 	if (optind < argc)
 		main_usage_error("unexpected argument %s", argv[optind]);
-	if (options->data_dir == NULL)
-		main_usage_error("--data DIR is required");
+	if (options->db_url != NULL && !store_url_is_shared(options->db_url) &&
+	    (strncmp(options->db_url, "sqlite:", 7) != 0 || options->db_url[7] == '\0'))
+		main_usage_error("--db %s: give sqlite:PATH or postgresql://...", options->db_url);
+	if (options->data_dir == NULL && !store_url_is_shared(options->db_url))
+		main_usage_error("--data DIR is required, unless --db names PostgreSQL");
 	if ((options->add_user == NULL) == (options->server.listen == NULL))
 		main_usage_error("give either --listen HOST:PORT or --add-user NAME");
 	if (options->add_user != NULL && !api_user_name_is_valid(options->add_user))
@@ -261,6 +278,22 @@ static void main_json_free(void *block)
 		return;
 	explicit_bzero(block, malloc_usable_size(block));
 	free(block);
+}
+
+/* The signing key of the database where it keeps one, else the file in dir. */
+static int main_open_signer(struct api *api, const char *dir)
+{
+	size_t length = 0;
+	char *pem = NULL;
+	int err;
+
+	err = store_signing_key(api->store, signer_make_pem, &pem, &length);
+	if (err == -ENOTSUP)
+		return signer_open(dir, &api->signer);
+	if (err == 0)
+		err = signer_open_pem(pem, length, &api->signer);
+	secret_free(pem);
+	return err;
 }
 
 static int main_add_user(struct api *api, const struct main_options *options)
@@ -320,7 +353,7 @@ int main(int argc, char **argv)
 {
 	struct main_options options;
 	struct api api = {0};
-	int err;
+	int err = 0;
 
 	/* It holds the signing key and every token's text: no core dump or ptrace by another
 	 * process of the same user may show them. */
@@ -333,11 +366,12 @@ int main(int argc, char **argv)
 	api.rate_limit = options.rate_limit;
 	api.auth_failure_limit = options.auth_failure_limit;
 	api.max_duration = options.max_duration;
-	err = datadir_prepare(options.data_dir);
+	if (options.data_dir != NULL)
+		err = datadir_prepare(options.data_dir);
 	if (err == 0)
-		err = store_open(options.data_dir, &api.store);
+		err = store_open(options.db_url, options.data_dir, &api.store);
 	if (err == 0)
-		err = signer_open(options.data_dir, &api.signer);
+		err = main_open_signer(&api, options.data_dir);
 	if (err == 0)
 		err = options.add_user != NULL ? main_add_user(&api, &options)
 					       : main_serve(&api, &options);

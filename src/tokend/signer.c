@@ -198,6 +198,51 @@ out_err:
 	return err;
 }
 
+int signer_open_pem(const char *pem, size_t length, struct signer **result)
+{
+	struct signer *signer = calloc(1, sizeof(*signer));
+	int err;
+
+	if (signer == NULL)
+		return -ENOMEM;
+	signer->private_pem = secret_dup(pem, length);
+	signer->private_length = length;
+	err = signer->private_pem == NULL ? -ENOMEM : signer_derive_public_key(signer);
+	if (err < 0) {
+		signer_close(signer);
+		return err;
+	}
+	*result = signer;
+	return 0;
+}
+
+int signer_make_pem(char **pem, size_t *length)
+{
+	EVP_PKEY *key = EVP_RSA_gen(SIGNER_KEY_BITS);
+	BIO *output = BIO_new(BIO_s_mem());
+	char *data;
+	long size;
+	int err = -EIO;
+
+	if (key == NULL || output == NULL) {
+		log_error("cannot generate an RSA key");
+		goto out;
+	}
+	if (PEM_write_bio_PrivateKey(output, key, NULL, NULL, 0, NULL, NULL) != 1)
+		goto out;
+	size = BIO_get_mem_data(output, &data);
+	*pem = secret_dup(data, (size_t)size);
+	*length = (size_t)size;
+	err = *pem == NULL ? -ENOMEM : 0;
+out:
+	/* The memory BIO held the private key: wipe it before it is freed. */
+	if (output != NULL && BIO_get_mem_data(output, &data) > 0)
+		explicit_bzero(data, (size_t)BIO_get_mem_data(output, &data));
+	BIO_free(output);
+	EVP_PKEY_free(key);
+	return err;
+}
+
 void signer_close(struct signer *signer)
 {
 	if (signer == NULL)

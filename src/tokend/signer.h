@@ -1,6 +1,7 @@
 /*
  * The tokens themselves: JWTs signed with RS256 by the key in
- * DIR/signing-key.pem (made on first use, mode 0600), carrying iss and aud
+ * DIR/signing-key.pem (made on first use, mode 0600) or in the database
+ * (with PostgreSQL, shared by every replica), carrying iss and aud
  * "rerobots.net", sub (the user), iat, exp and a random jti.
  */
 #ifndef RR_TOKEND_SIGNER_H
@@ -18,6 +19,12 @@ struct signer;
 
 /* Loads the key in dir, creating it where missing; safe against a second process doing the same. */
 int signer_open(const char *dir, struct signer **signer);
+
+/* Uses the key pem (PKCS#8 or PKCS#1 PEM of an RSA private key), kept elsewhere. */
+int signer_open_pem(const char *pem, size_t length, struct signer **signer);
+
+/* Makes a new key in PEM form into *pem, freed with secret_free. */
+int signer_make_pem(char **pem, size_t *length);
 
 void signer_close(struct signer *signer);
 

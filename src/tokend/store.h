@@ -1,12 +1,21 @@
 /*
- * The service's state in DIR/tokens.db: every token ever made (with its text,
- * which GET /token/ID and ?with_token=1 hand back) and the Idempotency-Key
- * of each POST /tokens, so that a retried request finds its token after a
- * restart too.
+ * The service's state: every token ever made (with its text, which
+ * GET /token/ID and ?with_token=1 hand back) and the Idempotency-Key of
+ * each POST /tokens, so that a retried request finds its token after a
+ * restart too, or through another replica.
  *
- * One store is shared by all request threads; it serializes them on its own
- * connection. Functions return 0 or a negative errno: -ENOENT where the
- * token is not the caller's, -EIO when SQLite failed (already logged).
+ *     --db sqlite:PATH            one SQLite file (default: DIR/tokens.db)
+ *     --db postgresql://host/db   PostgreSQL, shared by any number of replicas
+ *
+ * This header is the one interface of the service to its storage;
+ * store_sqlite.c and store_pg.c are the backends, store.c picks one.
+ * With PostgreSQL the signing key and the per-user rate limits live in the
+ * database too; SQLite keeps the key in DIR and the limits in memory.
+ *
+ * One store is shared by all request threads. Functions return 0 or a
+ * negative errno: -ENOENT where the token is not the caller's, -ENOTCONN
+ * when the database cannot be reached now (a 503: retry later), -EIO when
+ * the database failed otherwise (already logged).
  */
 #ifndef RR_TOKEND_STORE_H
 #define RR_TOKEND_STORE_H
@@ -14,6 +23,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <stddef.h>
+
+#include "ratelimit.h"
 #include "token_id.h"
 
 struct store;
@@ -26,8 +38,15 @@ struct store_token {
 	int64_t expires;
 };
 
-/* Opens (creating where missing) the database in dir, in WAL mode. */
-int store_open(const char *dir, struct store **store);
+/*
+ * Opens the database of url (NULL: sqlite:DIR/tokens.db), creating its
+ * schema or bringing it up to date; -EINVAL (logged) for a url that names
+ * no backend.
+ */
+int store_open(const char *url, const char *dir, struct store **store);
+
+/* Whether replicas may share the database: a URL of PostgreSQL. */
+bool store_url_is_shared(const char *url);
 
 void store_close(struct store *store);
 
@@ -101,15 +120,35 @@ int store_prune(struct store *store, int64_t now);
 
 /*
  * A number that changes whenever the tokens may have changed, here or by
- * another process on the same database (--add-user), the latter within
- * STORE_WATCH_INTERVAL_MS once store_watch_start has run.
+ * another process on the same database (--add-user, another replica). With
+ * SQLite, read from memory, other processes' changes counted within
+ * STORE_WATCH_INTERVAL_MS once store_watch_start has run; with PostgreSQL,
+ * read from the database, so a change committed anywhere counts at once.
  */
-uint64_t store_generation(struct store *store);
+int store_generation(struct store *store, uint64_t *generation);
 
 #define STORE_WATCH_INTERVAL_MS 200
 
 int store_watch_start(struct store *store);
 
 void store_watch_stop(struct store *store);
+
+/* Makes a new signing key in PEM form into *pem (freed with secret_free). */
+typedef int (*store_key_maker)(char **pem, size_t *length);
+
+/*
+ * The signing key kept in the database, made with make by whichever
+ * process asks first, into *pem (freed with secret_free); -ENOTSUP where
+ * the key is a file of the data directory instead.
+ */
+int store_signing_key(struct store *store, store_key_maker make, char **pem, size_t *length);
+
+/*
+ * Counts one request of key against limit per hour in the database, as
+ * ratelimit_take does in memory, so that every replica counts alike;
+ * -ENOTSUP where the limits are the process's own.
+ */
+int store_rate_take(struct store *store, const char *key, long limit, int64_t now,
+		    struct ratelimit_state *state);
 
 #endif

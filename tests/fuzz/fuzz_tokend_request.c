@@ -95,7 +95,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	atexit(fuzz_remove_dir);
 	fuzz_api.rate_limit = INT32_MAX;
 	fuzz_api.max_duration = 365 * 24 * 3600;
-	if (store_open(fuzz_dir, &fuzz_api.store) != 0 ||
+	if (store_open(NULL, fuzz_dir, &fuzz_api.store) != 0 ||
 	    signer_open(fuzz_dir, &fuzz_api.signer) != 0 ||
 	    auth_new(fuzz_api.store, fuzz_api.signer, &fuzz_api.auth) != 0 ||
 	    api_limits_new(&fuzz_api) != 0 || listing_cache_new(&fuzz_api.listings) != 0)

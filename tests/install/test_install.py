@@ -13,7 +13,9 @@ def test_meson_install_puts_every_file_in_its_usual_place(installed):
         "share/man/man1/rerobotsfs.1": 0o644,
         "share/man/man8/rerobots-tokend.8": 0o644,
         "share/doc/rerobotsfs/examples/fstab": 0o644,
+        "share/doc/rerobotsfs/examples/nginx-rerobots-tokend.conf": 0o644,
         "lib/systemd/user/rerobotsfs@.service": 0o644,
+        "lib/systemd/system/rerobots-tokend.service": 0o644,
     }
     found = {
         str(path.relative_to(installed.prefix)): stat.S_IMODE(path.stat().st_mode)

@@ -1,4 +1,5 @@
-"""The systemd user unit: it passes `systemd-analyze verify`, and its commands mount and unmount.
+"""The systemd units: they pass `systemd-analyze verify`; the user unit's commands mount and
+unmount, the service's unit is hardened.
 
 No user manager runs here, so the second test does what systemd does with
 the unit: it expands the specifiers, runs the ExecStartPre= and ExecStart=
@@ -20,6 +21,7 @@ from installutil import PREFIX, require_tool, run
 from mountutil import driver_pids, is_mounted
 
 UNIT = "lib/systemd/user/rerobotsfs@.service"
+SERVICE_UNIT = "lib/systemd/system/rerobots-tokend.service"
 INSTANCE = "mnt-rerobots"
 TIMEOUT = 10
 
@@ -29,22 +31,43 @@ def require_root():
         pytest.skip("needs root: the test bind-mounts the installed tree over /usr/local")
 
 
-def test_user_unit_passes_systemd_analyze_verify(installed, tmp_path):
+def analyze_verify(installed, tmp_path, unit, *scope):
     require_root()
     require_tool("systemd-analyze", "systemd")
     runtime = tmp_path / "runtime"
     runtime.mkdir(mode=0o700)
     # In a mount namespace of its own the installed tree is /usr/local, so verify finds the
     # program of ExecStart= and the man page of Documentation= where the unit says they are.
-    script = 'mount --bind "$1" "$2" && exec systemd-analyze --user verify "$2/$3"'
-    result = subprocess.run(
+    script = 'mount --bind "$1" "$2" && shift 2 && exec systemd-analyze "$@"'
+    return subprocess.run(
         ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
-         installed.prefix, PREFIX, UNIT],
+         installed.prefix, PREFIX, *scope, "verify", f"{PREFIX}/{unit}"],
         capture_output=True, text=True, timeout=60,
         env={**os.environ, "XDG_RUNTIME_DIR": str(runtime),
              "PATH": f"{PREFIX}/bin:/usr/bin:/bin"},
     )
+
+
+def test_user_unit_passes_systemd_analyze_verify(installed, tmp_path):
+    result = analyze_verify(installed, tmp_path, UNIT, "--user")
     assert (result.returncode, result.stdout + result.stderr) == (0, "")
+
+
+def test_service_unit_passes_systemd_analyze_verify(installed, tmp_path):
+    result = analyze_verify(installed, tmp_path, SERVICE_UNIT)
+    assert (result.returncode, result.stdout + result.stderr) == (0, "")
+
+
+def test_service_unit_runs_the_service_as_its_own_user_in_a_read_only_system(installed):
+    settings = dict(re.findall(r"^(\w+)=(.*)$", (installed.prefix / SERVICE_UNIT).read_text(),
+                               re.MULTILINE))
+    assert settings["ExecStart"].startswith(f"{PREFIX}/sbin/rerobots-tokend ")
+    assert settings["User"] == "rerobots-tokend"
+    assert settings["ProtectSystem"] == "strict"
+    assert settings["StateDirectory"] == "rerobots-tokend"
+    assert settings["NoNewPrivileges"] == "yes"
+    assert settings["CapabilityBoundingSet"] == ""
+    assert settings["ProtectHome"] == "yes"
 
 
 def unit_commands(text, home, instance):

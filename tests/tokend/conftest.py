@@ -4,6 +4,9 @@ Every answer the service gives to a test of this suite through `requests`
 is checked against docs/openapi.yaml when the test ends (see
 answers_match_the_document), so the suite as a whole shows that the service
 says what the document says.
+
+Each test runs twice, on SQLite and on PostgreSQL (the test run's own
+server, see postgres.py): tokend_backend is parametrized here.
 """
 
 import pytest
@@ -41,6 +44,12 @@ def answers_match_the_document(monkeypatch, api_document):
             response.content,
         )
     assert problems == [], "answers that depart from docs/openapi.yaml:\n" + "\n".join(problems)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def tokend_backend(request):
+    """Every test of the service runs on both backends."""
+    return request.param
 
 
 @pytest.fixture

@@ -230,15 +230,45 @@ def test_etag_match_in_a_list_or_weak_is_304(alice):
         assert alice.get("/tokens", headers={"If-None-Match": header}).status_code == 304
 
 
+class TokensLocked:
+    """Holds a lock that stops every read and write of the tokens table, as a busy database would."""
+
+    def __init__(self, tokend):
+        self.tokend = tokend
+
+    def __enter__(self):
+        if self.tokend.db_url:
+            self.session = self.tokend.postgres.session(self.tokend.db_url)
+            self.session.stdin.write("BEGIN; LOCK TABLE tokens IN ACCESS EXCLUSIVE MODE;\n")
+            self.session.stdin.flush()
+            deadline = time.monotonic() + 10
+            while not self.tokend.postgres.sql(self.tokend.db_url,
+                                               "SELECT 1 FROM pg_locks WHERE mode = 'AccessExclusiveLock'"
+                                               " AND relation = 'tokens'::regclass"):
+                assert time.monotonic() < deadline, "psql did not take the lock"
+                time.sleep(0.05)
+        else:
+            self.database = sqlite3.connect(self.tokend.data_dir / "tokens.db", isolation_level=None)
+            self.database.execute("BEGIN IMMEDIATE")
+        return self
+
+    def __exit__(self, *exception):
+        if self.tokend.db_url:
+            self.session.stdin.write("ROLLBACK;\n")
+            self.session.stdin.close()
+            self.session.wait(timeout=10)
+        else:
+            self.database.execute("ROLLBACK")
+            self.database.close()
+
+
 def test_304_and_unchanged_listing_are_answered_without_the_database(tokend, alice):
     made = alice.create(60)["id"]
     # The service's watcher of other writers sees this write too, up to
     # 200 ms later, and drops what it remembered once more.
     time.sleep(0.5)
     etag = alice.get("/tokens").headers["ETag"]
-    database = sqlite3.connect(tokend.data_dir / "tokens.db", isolation_level=None)
-    database.execute("BEGIN IMMEDIATE")
-    try:
+    with TokensLocked(tokend):
         # Stuck behind the lock, this request holds the service's database
         # connection (and one of its few threads, so the probe comes last).
         writer = threading.Thread(target=lambda: Client(tokend, alice.token).post("/tokens"))
@@ -249,9 +279,6 @@ def test_304_and_unchanged_listing_are_answered_without_the_database(tokend, ali
         assert reader.get("/tokens", timeout=0.5).headers["ETag"] == etag
         with pytest.raises(requests.Timeout):
             alice.get(f"/token/{made}", timeout=0.5)
-    finally:
-        database.execute("ROLLBACK")
-        database.close()
     writer.join()
 
 
@@ -410,22 +437,14 @@ def test_expired_and_revoked_tokens_are_pruned_from_the_database(tokend):
         assert alice.post(f"/revoke/{made[name]}").status_code == 200
     tokend.stop()
     two_days_ago = int(time.time()) - 2 * DAY
-    database = sqlite3.connect(tokend.data_dir / "tokens.db", isolation_level=None)
-    try:
-        for name in ("revoked-long-ago", "named-by-a-recent-key", "named-by-an-old-key"):
-            database.execute("UPDATE tokens SET revoked = ? WHERE id = ?", (two_days_ago, made[name]))
-        database.execute("UPDATE tokens SET created = ?, expires = ? WHERE id = ?",
-                         (two_days_ago - 60, two_days_ago, made["expired-long-ago"]))
-        database.execute("UPDATE idempotency_keys SET created = ? WHERE key = 'old'", (two_days_ago,))
-    finally:
-        database.close()
+    for name in ("revoked-long-ago", "named-by-a-recent-key", "named-by-an-old-key"):
+        tokend.sql(f"UPDATE tokens SET revoked = {two_days_ago} WHERE id = '{made[name]}'")
+    tokend.sql(f"UPDATE tokens SET created = {two_days_ago - 60}, expires = {two_days_ago}"
+               f" WHERE id = '{made['expired-long-ago']}'")
+    tokend.sql(f"UPDATE idempotency_keys SET created = {two_days_ago} WHERE key = 'old'")
     tokend.start()
-    database = sqlite3.connect(tokend.data_dir / "tokens.db")
-    try:
-        ids = {row[0] for row in database.execute("SELECT id FROM tokens")}
-        keys = {row[0] for row in database.execute("SELECT key FROM idempotency_keys")}
-    finally:
-        database.close()
+    ids = {row[0] for row in tokend.sql("SELECT id FROM tokens")}
+    keys = {row[0] for row in tokend.sql("SELECT key FROM idempotency_keys")}
     assert ids == {token_id(alice.token), made["active"], made["revoked-lately"],
                    made["named-by-a-recent-key"]}
     assert keys == {"new"}

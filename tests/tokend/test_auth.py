@@ -102,8 +102,7 @@ def test_unsigned_token_is_401(tokend):
 def test_hs256_token_keyed_with_the_public_key_is_401(tokend):
     _, claims, _ = tokend.add_user("alice").split(".")
     public_key = subprocess.run(
-        ["openssl", "pkey", "-pubout", "-in", tokend.data_dir / "signing-key.pem"],
-        check=True, capture_output=True,
+        ["openssl", "pkey", "-pubout"], input=tokend.signing_key_pem(), check=True, capture_output=True,
     ).stdout
     header = b64url_encode(b'{"alg":"HS256","typ":"JWT"}')
     signature = hmac.new(public_key, f"{header}.{claims}".encode(), hashlib.sha256).digest()

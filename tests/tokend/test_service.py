@@ -3,6 +3,7 @@
 import re
 import signal
 import socket
+import sqlite3
 import stat
 import subprocess
 import threading
@@ -113,7 +114,7 @@ def test_version_exits_0_with_the_versions(build_dir, option):
     lines = result.stdout.splitlines()
     assert re.fullmatch(r"rerobots-tokend version \d+\.\d+\.\d+", lines[0])
     assert [line.split(" version ")[0] for line in lines[1:]] == ["libmicrohttpd", "SQLite",
-                                                                   "Jansson"]
+                                                                   "libpq", "Jansson"]
 
 
 def test_port_0_picks_a_free_port(tokend, tokend_factory):
@@ -354,3 +355,29 @@ def test_log_shows_no_method_http_does_not_know(tokend):
     methods = [tokend.REQUEST_LINE.match(line).group("method") for line in tokend.requests()]
     assert methods[-2:] == ["[redacted]", "PATCH"]
     assert text[-16:] not in "\n".join(tokend.log_lines())
+
+
+@pytest.mark.parametrize("url", ["mysql://db/tokend", "sqlite:", "tokens.db"])
+def test_db_that_names_no_backend_is_a_usage_error(build_dir, tmp_path, url):
+    result = run_tokend(build_dir, "--data", tmp_path / "data", "--db", url, "--add-user", "alice")
+    assert result.returncode == 2
+    assert "sqlite:PATH or postgresql://" in result.stderr
+    assert not (tmp_path / "data").exists()
+
+
+def test_db_sqlite_path_keeps_the_database_there_and_the_key_in_data(build_dir, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    state = ["--data", tmp_path / "data", "--db", f"sqlite:{elsewhere}/lab.db"]
+    first = run_tokend(build_dir, *state, "--add-user", "alice")
+    second = run_tokend(build_dir, *state, "--add-user", "bob")
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    assert (elsewhere / "lab.db").is_file()
+    assert not (tmp_path / "data" / "tokens.db").exists()
+    assert (tmp_path / "data" / "signing-key.pem").is_file()
+    database = sqlite3.connect(elsewhere / "lab.db")
+    try:
+        users = sorted(row[0] for row in database.execute("SELECT user FROM tokens"))
+    finally:
+        database.close()
+    assert users == ["alice", "bob"]
