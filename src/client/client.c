@@ -30,8 +30,10 @@
 #include "cache.h"
 #include "decode.h"
 #include "errors.h"
+#include "hex.h"
 #include "http.h"
 #include "log.h"
+#include "monotonic.h"
 #include "settle.h"
 #include "secret.h"
 #include "token_id.h"
@@ -105,14 +107,6 @@ struct client_outcome {
 	char line[CLIENT_LINE_MAX];
 	long retry_after_s; /* the server's Retry-After or rate-limit reset, 0 for none */
 };
-
-static int64_t client_now_ms(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
 
 static int64_t client_now(void)
 {
@@ -195,7 +189,7 @@ static void client_serve_cached(struct rr_client *client, const struct client_ou
 		log_warning("serving cached data: %s", outcome->line);
 	if (quiet_ms > 0)
 		client->quiet_until_ms =
-		    client_now_ms() +
+		    monotonic_ms() +
 		    (quiet_ms < CLIENT_QUIET_MAX_MS ? quiet_ms : CLIENT_QUIET_MAX_MS);
 }
 
@@ -398,12 +392,12 @@ static int client_apply_listing(struct rr_client *client, struct client_walk *wa
 	if (walk->unchanged) {
 		if (!client->cache.listing_valid)
 			return -EIO;
-		client->cache.listing_ms = client_now_ms();
+		client->cache.listing_ms = monotonic_ms();
 		client->cache.version++;
 		return 0;
 	}
 	error = cache_replace(&client->cache, &walk->read.listing, client->changes,
-			      client->change_count, client_now_ms(), &changed);
+			      client->change_count, monotonic_ms(), &changed);
 	if (error != 0)
 		return error;
 	client->removal_epoch++;
@@ -465,7 +459,7 @@ static int client_fetch_listing(struct rr_client *client, const char *operation,
 
 	if (error != 0 && !api_error_is_authoritative(error) && client->cache.listing_valid) {
 		client_serve_cached(client, outcome);
-		client->cache.listing_ms = client_now_ms();
+		client->cache.listing_ms = monotonic_ms();
 		client->cache.version++;
 	} else if (error != 0 && !quiet) {
 		log_error("%s", outcome->line);
@@ -626,7 +620,7 @@ static int client_fetch_token(struct rr_client *client, const char *operation, c
 		decoded.text_length = flight->text_length;
 		/* A token that left the cache meanwhile (revoked) is not brought back. */
 		if (epoch == client->removal_epoch || cache_lookup(&client->cache, id) != NULL)
-			cache_put(&client->cache, &decoded, client_now_ms());
+			cache_put(&client->cache, &decoded, monotonic_ms());
 	} else if (!api_error_is_authoritative(error) && cached_fallback) {
 		client_serve_cached(client, &outcome);
 	} else {
@@ -809,7 +803,7 @@ static int client_listing_ensure(struct rr_client *client, const char *operation
 	int error = 0;
 
 	cache_expire(&client->cache, client_now());
-	client->list_call_ms = client_now_ms();
+	client->list_call_ms = monotonic_ms();
 	client->list_called = true;
 	if (!client_listing_is_fresh(client, client->list_call_ms)) {
 		error = client_refresh_listing(client, operation);
@@ -864,7 +858,7 @@ int rr_client_token_get(struct rr_client *client, const char *operation, const c
 	/* A cold listing on its way answers this lookup too. */
 	if (client->listing_in_flight)
 		client_wait_listing(client);
-	now_ms = client_now_ms();
+	now_ms = monotonic_ms();
 	entry = cache_lookup(&client->cache, id);
 
 	if (client->cache.listing_valid) {
@@ -929,7 +923,7 @@ int rr_client_token_text(struct rr_client *client, const char *operation, const 
 	pthread_mutex_lock(&client->lock);
 	cache_expire(&client->cache, client_now());
 	for (;;) {
-		int64_t now_ms = client_now_ms();
+		int64_t now_ms = monotonic_ms();
 
 		entry = cache_lookup(&client->cache, id);
 		if (entry != NULL && entry->text != NULL) {
@@ -954,7 +948,7 @@ int rr_client_token_text(struct rr_client *client, const char *operation, const 
 			error = client_fetch_listing(client, operation, true, false, &outcome);
 			if (error != 0) {
 				client->bulk_failed = true;
-				client->bulk_failed_ms = client_now_ms();
+				client->bulk_failed_ms = monotonic_ms();
 			}
 			/* Reading this one text alone cannot fare better when the API is away. */
 			if (api_error_is_unreachable(error))
@@ -975,14 +969,9 @@ int rr_client_token_text(struct rr_client *client, const char *operation, const 
 /* Waits before the next try of a request whose answer was lost; false when out of time. */
 static bool client_retry_pause(int64_t deadline_ms, int64_t *pause_ms)
 {
-	int64_t now_ms = client_now_ms();
-	struct timespec pause;
-
-	if (now_ms + *pause_ms >= deadline_ms)
+	if (monotonic_ms() + *pause_ms >= deadline_ms)
 		return false;
-	pause.tv_sec = *pause_ms / 1000;
-	pause.tv_nsec = (*pause_ms % 1000) * 1000000;
-	nanosleep(&pause, NULL);
+	monotonic_sleep_ms(*pause_ms);
 	*pause_ms = *pause_ms * 2 < CLIENT_RETRY_MAX_MS ? *pause_ms * 2 : CLIENT_RETRY_MAX_MS;
 	return true;
 }
@@ -995,11 +984,11 @@ static int client_perform_retrying(struct rr_client *client, const char *operati
 				   struct http_request *request, struct http_response *response,
 				   struct client_outcome *outcome)
 {
-	int64_t deadline_ms = client_now_ms() + client->timeout_ms;
+	int64_t deadline_ms = monotonic_ms() + client->timeout_ms;
 	int64_t pause_ms = CLIENT_RETRY_FIRST_MS;
 
 	for (;;) {
-		int64_t remaining_ms = deadline_ms - client_now_ms();
+		int64_t remaining_ms = deadline_ms - monotonic_ms();
 
 		request->timeout_ms = remaining_ms > 1 ? (long)remaining_ms : 1;
 		http_perform(client->http, request, response);
@@ -1013,17 +1002,12 @@ static int client_perform_retrying(struct rr_client *client, const char *operati
 
 static int client_idempotency_key(char *key, size_t size)
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char random[CLIENT_IDEMPOTENCY_BYTES];
 
 	if (size < 2 * sizeof(random) + 1 ||
 	    getrandom(random, sizeof(random), 0) != (ssize_t)sizeof(random))
 		return -EIO;
-	for (size_t i = 0; i < sizeof(random); i++) {
-		key[2 * i] = hex[random[i] >> 4];
-		key[2 * i + 1] = hex[random[i] & 0xf];
-	}
-	key[2 * sizeof(random)] = '\0';
+	hex_encode(random, sizeof(random), key);
 	return 0;
 }
 
@@ -1087,7 +1071,7 @@ int rr_client_token_create(struct rr_client *client, const char *operation, int6
 
 	pthread_mutex_lock(&client->lock);
 	/* Out of memory here only means the next listing shows the token. */
-	if (cache_put(&client->cache, &decoded, client_now_ms()) == 0)
+	if (cache_put(&client->cache, &decoded, monotonic_ms()) == 0)
 		client_record_change(client, decoded.id, true);
 	pthread_mutex_unlock(&client->lock);
 	client_token_from_decoded(token, &decoded);
@@ -1139,7 +1123,7 @@ int rr_client_token_revoke(struct rr_client *client, const char *operation, cons
 	pthread_mutex_lock(&client->lock);
 	cache_expire(&client->cache, client_now());
 	known_absent = cache_lookup(&client->cache, id) == NULL &&
-		       client_listing_is_fresh(client, client_now_ms());
+		       client_listing_is_fresh(client, monotonic_ms());
 	pthread_mutex_unlock(&client->lock);
 	if (known_absent)
 		return -ENOENT;
