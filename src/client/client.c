@@ -154,8 +154,8 @@ static int client_outcome_from_response(struct rr_client *client, const char *op
 		    decode_error_message(response->body, response->body_length,
 					 outcome->error_message,
 					 sizeof(outcome->error_message)) != 0;
-	outcome->error = api_errno(response->status, response->result, response->os_errno,
-				   outcome->error_message, response->rate_limit_exhausted);
+	outcome->error = errors_from_answer(response->status, response->result, response->os_errno,
+					    outcome->error_message, response->rate_limit_exhausted);
 	if (outcome->error != 0)
 		client_outcome_set_line(outcome, operation, request);
 	else if (atomic_exchange(&client->serving_cached, false))
@@ -457,7 +457,7 @@ static int client_fetch_listing(struct rr_client *client, const char *operation,
 	}
 	cache_listing_release(&walk.read.listing);
 
-	if (error != 0 && !api_error_is_authoritative(error) && client->cache.listing_valid) {
+	if (error != 0 && !errors_is_authoritative(error) && client->cache.listing_valid) {
 		client_serve_cached(client, outcome);
 		client->cache.listing_ms = monotonic_ms();
 		client->cache.version++;
@@ -621,7 +621,7 @@ static int client_fetch_token(struct rr_client *client, const char *operation, c
 		/* A token that left the cache meanwhile (revoked) is not brought back. */
 		if (epoch == client->removal_epoch || cache_lookup(&client->cache, id) != NULL)
 			cache_put(&client->cache, &decoded, monotonic_ms());
-	} else if (!api_error_is_authoritative(error) && cached_fallback) {
+	} else if (!errors_is_authoritative(error) && cached_fallback) {
 		client_serve_cached(client, &outcome);
 	} else {
 		log_error("%s", outcome.line);
@@ -754,7 +754,7 @@ int rr_client_check(struct rr_client *client, char *message, size_t size)
 	else if (outcome.transport && error == -EACCES)
 		snprintf(message, size, "cannot verify the TLS certificate of %s: %s",
 			 client->origin, outcome.detail);
-	else if (outcome.transport && api_error_is_unreachable(error))
+	else if (outcome.transport && errors_is_unreachable(error))
 		snprintf(message, size, "cannot reach %s: %s", client->origin, outcome.detail);
 	else if (outcome.transport)
 		snprintf(message, size, "no valid answer from %s: %s", client->origin,
@@ -807,7 +807,7 @@ static int client_listing_ensure(struct rr_client *client, const char *operation
 	client->list_called = true;
 	if (!client_listing_is_fresh(client, client->list_call_ms)) {
 		error = client_refresh_listing(client, operation);
-		if (!api_error_is_authoritative(error) && client->cache.listing_valid)
+		if (!errors_is_authoritative(error) && client->cache.listing_valid)
 			error = 0;
 		/* Tokens may have expired while the request was out. */
 		cache_expire(&client->cache, client_now());
@@ -864,7 +864,7 @@ int rr_client_token_get(struct rr_client *client, const char *operation, const c
 	if (client->cache.listing_valid) {
 		if (!client_listing_is_fresh(client, now_ms)) {
 			error = client_refresh_listing(client, operation);
-			if (!api_error_is_authoritative(error) && client->cache.listing_valid)
+			if (!errors_is_authoritative(error) && client->cache.listing_valid)
 				error = 0;
 			cache_expire(&client->cache, client_now());
 			entry = cache_lookup(&client->cache, id);
@@ -877,7 +877,7 @@ int rr_client_token_get(struct rr_client *client, const char *operation, const c
 			goto out;
 		}
 		entry = cache_lookup(&client->cache, id);
-		if (!api_error_is_authoritative(error) && entry != NULL)
+		if (!errors_is_authoritative(error) && entry != NULL)
 			error = 0;
 	}
 	if (error == 0 && entry == NULL)
@@ -951,7 +951,7 @@ int rr_client_token_text(struct rr_client *client, const char *operation, const 
 				client->bulk_failed_ms = monotonic_ms();
 			}
 			/* Reading this one text alone cannot fare better when the API is away. */
-			if (api_error_is_unreachable(error))
+			if (errors_is_unreachable(error))
 				break;
 			continue;
 		}
@@ -992,7 +992,8 @@ static int client_perform_retrying(struct rr_client *client, const char *operati
 
 		request->timeout_ms = remaining_ms > 1 ? (long)remaining_ms : 1;
 		http_perform(client->http, request, response);
-		if (response->result == CURLE_OK || !api_transport_is_transient(response->result) ||
+		if (response->result == CURLE_OK ||
+		    !errors_transport_is_transient(response->result) ||
 		    !client_retry_pause(deadline_ms, &pause_ms))
 			break;
 		http_response_release(response);
