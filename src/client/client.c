@@ -20,7 +20,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,11 +33,11 @@
 #include "http.h"
 #include "log.h"
 #include "monotonic.h"
+#include "outcome.h"
 #include "settle.h"
 #include "secret.h"
 #include "token_id.h"
 
-#define CLIENT_LINE_MAX		 1024
 #define CLIENT_RETRY_FIRST_MS	 100
 #define CLIENT_RETRY_MAX_MS	 1000
 #define CLIENT_IDEMPOTENCY_BYTES 16
@@ -89,23 +88,10 @@ struct rr_client {
 	int64_t bulk_failed_ms;
 	bool bulk_failed;
 
-	atomic_bool serving_cached;
+	struct outcome_log outcome_log;
 	/* Until then (monotonic ms) reads are answered from the cache: the server asked for quiet.
 	 */
 	int64_t quiet_until_ms;
-};
-
-/* The outcome of one request, with the one log line that describes a failure. */
-struct client_outcome {
-	int error;
-	bool transport; /* no HTTP answer */
-	long status;
-	char error_message[DECODE_ERROR_MESSAGE_MAX];
-	char detail[CURL_ERROR_SIZE]; /* curl's error text, or what was wrong with the body */
-	/* An answer whose body is not the JSON docs/openapi.yaml gives for its status. */
-	bool body_unexpected;
-	char line[CLIENT_LINE_MAX];
-	long retry_after_s; /* the server's Retry-After or rate-limit reset, 0 for none */
 };
 
 static int64_t client_now(void)
@@ -120,73 +106,17 @@ static bool client_listing_is_fresh(const struct rr_client *client, int64_t now_
 		now_ms < client->quiet_until_ms);
 }
 
-static void client_outcome_set_line(struct client_outcome *outcome, const char *operation,
-				    const struct http_request *request)
-{
-	if (outcome->transport)
-		snprintf(outcome->line, sizeof(outcome->line), "%s: %s %s: %s", operation,
-			 request->method, request->path, outcome->detail);
-	else if (outcome->error_message[0] != '\0')
-		snprintf(outcome->line, sizeof(outcome->line), "%s: %s %s: HTTP %ld: %s (%s)",
-			 operation, request->method, request->path, outcome->status,
-			 outcome->error_message, strerror(-outcome->error));
-	else
-		snprintf(outcome->line, sizeof(outcome->line), "%s: %s %s: HTTP %ld: %s (%s)",
-			 operation, request->method, request->path, outcome->status,
-			 outcome->detail[0] != '\0' ? outcome->detail : "no error_message",
-			 strerror(-outcome->error));
-}
-
-/* Maps a failed response through the one errno table; 0 when it succeeded. */
-static int client_outcome_from_response(struct rr_client *client, const char *operation,
-					const struct http_request *request,
-					const struct http_response *response,
-					struct client_outcome *outcome)
-{
-	memset(outcome, 0, sizeof(*outcome));
-	outcome->status = response->status;
-	outcome->transport = response->result != CURLE_OK;
-	outcome->retry_after_s = response->retry_after_s;
-	if (outcome->transport)
-		snprintf(outcome->detail, sizeof(outcome->detail), "%s", response->error_text);
-	else if (response->status >= 400)
-		outcome->body_unexpected =
-		    decode_error_message(response->body, response->body_length,
-					 outcome->error_message,
-					 sizeof(outcome->error_message)) != 0;
-	outcome->error = errors_from_answer(response->status, response->result, response->os_errno,
-					    outcome->error_message, response->rate_limit_exhausted);
-	if (outcome->error != 0)
-		client_outcome_set_line(outcome, operation, request);
-	else if (atomic_exchange(&client->serving_cached, false))
-		log_info("the API at %s answers again: serving fresh data", client->origin);
-	return outcome->error;
-}
-
-/* A success status whose body is not what docs/openapi.yaml describes. */
-static int client_outcome_bad_body(struct client_outcome *outcome, const char *operation,
-				   const struct http_request *request, int error, const char *why)
-{
-	outcome->error = error;
-	/* -EIO is a body that would not decode; anything else failed here, not there. */
-	outcome->body_unexpected = error == -EIO;
-	snprintf(outcome->detail, sizeof(outcome->detail), "%s", why);
-	client_outcome_set_line(outcome, operation, request);
-	return error;
-}
-
 /*
  * A read that the API could not answer is served from the cache: said once
  * in the log, not once per call, until the API answers again. A server that
  * asked for quiet (Retry-After, or a rate limit until its reset) gets it
  * from reads. Lock held.
  */
-static void client_serve_cached(struct rr_client *client, const struct client_outcome *outcome)
+static void client_serve_cached(struct rr_client *client, const struct outcome *outcome)
 {
 	int64_t quiet_ms = outcome->retry_after_s * 1000L;
 
-	if (!atomic_exchange(&client->serving_cached, true))
-		log_warning("serving cached data: %s", outcome->line);
+	outcome_log_serving_cached(&client->outcome_log, outcome);
 	if (quiet_ms > 0)
 		client->quiet_until_ms =
 		    monotonic_ms() +
@@ -292,7 +222,7 @@ static int client_page_finish(struct client_listing_read *read,
  */
 static int client_read_page(struct rr_client *client, const char *operation, bool with_texts,
 			    const char *after, const char *if_none_match, bool last_walk,
-			    struct client_walk *walk, char *next, struct client_outcome *outcome)
+			    struct client_walk *walk, char *next, struct outcome *outcome)
 {
 	char path[sizeof("/tokens?with_token=1&limit=&after=") + 16 + RR_TOKEN_ID_LENGTH];
 	struct http_request request = {
@@ -316,26 +246,27 @@ static int client_read_page(struct rr_client *client, const char *operation, boo
 	memcpy(next, walk->read.stream.next, RR_TOKEN_ID_LENGTH + 1);
 	decode_stream_release(&walk->read.stream);
 
-	error = client_outcome_from_response(client, operation, &request, &response, outcome);
+	error =
+	    outcome_from_response(&client->outcome_log, outcome, operation, &request, &response);
 	/* Not one token is missing but the listing itself: the API is not (or no longer) there. */
 	if (error == -ENOENT)
-		error = client_outcome_bad_body(outcome, operation, &request, -EIO,
-						"no listing at this URL");
+		error =
+		    outcome_bad_body(outcome, operation, &request, -EIO, "no listing at this URL");
 	if (error == 0 && decode_error != 0)
-		error = client_outcome_bad_body(outcome, operation, &request, decode_error,
-						why ? why : strerror(-decode_error));
+		error = outcome_bad_body(outcome, operation, &request, decode_error,
+					 why ? why : strerror(-decode_error));
 	if (error == 0 && response.status == 304 && request.if_none_match == NULL)
-		error = client_outcome_bad_body(outcome, operation, &request, -EIO,
-						"304 to a request without If-None-Match");
+		error = outcome_bad_body(outcome, operation, &request, -EIO,
+					 "304 to a request without If-None-Match");
 	if (error == 0 && response.status == 304) {
 		walk->unchanged = true;
 	} else if (error == 0 && after == NULL) {
 		memcpy(walk->etag, response.etag, sizeof(walk->etag));
 	} else if (error == 0 && strcmp(walk->etag, response.etag) != 0) {
 		/* The pages so far and this one are of two listings. */
-		error = last_walk ? client_outcome_bad_body(outcome, operation, &request, -EIO,
-							    "the listing changed on every walk of "
-							    "its pages")
+		error = last_walk ? outcome_bad_body(outcome, operation, &request, -EIO,
+						     "the listing changed on every walk of "
+						     "its pages")
 				  : 1;
 	}
 	http_response_release(&response);
@@ -350,7 +281,7 @@ static int client_read_page(struct rr_client *client, const char *operation, boo
  */
 static int client_walk_listing(struct rr_client *client, const char *operation, bool with_texts,
 			       const char *if_none_match, struct client_walk *walk,
-			       struct client_outcome *outcome)
+			       struct outcome *outcome)
 {
 	char after[RR_TOKEN_ID_LENGTH + 1];
 	char next[RR_TOKEN_ID_LENGTH + 1];
@@ -378,7 +309,7 @@ static int client_walk_listing(struct rr_client *client, const char *operation, 
 
 		error = cache_listing_finish(&walk->read.listing, &why);
 		if (error != 0)
-			client_outcome_bad_body(outcome, operation, &request, error, why);
+			outcome_bad_body(outcome, operation, &request, error, why);
 	}
 	return error;
 }
@@ -426,7 +357,7 @@ static int client_apply_listing(struct rr_client *client, struct client_walk *wa
  * mount add to it.
  */
 static int client_fetch_listing(struct rr_client *client, const char *operation, bool with_texts,
-				bool quiet, struct client_outcome *outcome)
+				bool quiet, struct outcome *outcome)
 {
 	char etag[CACHE_ETAG_MAX];
 	const char *if_none_match = NULL;
@@ -450,9 +381,9 @@ static int client_fetch_listing(struct rr_client *client, const char *operation,
 		if (error != 0) {
 			struct http_request request = {.method = "GET", .path = "/tokens"};
 
-			client_outcome_bad_body(outcome, operation, &request, error,
-						error == -EIO ? "304 without a cached listing"
-							      : strerror(-error));
+			outcome_bad_body(outcome, operation, &request, error,
+					 error == -EIO ? "304 without a cached listing"
+						       : strerror(-error));
 		}
 	}
 	cache_listing_release(&walk.read.listing);
@@ -478,7 +409,7 @@ static int client_fetch_listing(struct rr_client *client, const char *operation,
  */
 static int client_refresh_listing(struct rr_client *client, const char *operation)
 {
-	struct client_outcome outcome;
+	struct outcome outcome;
 
 	if (client->listing_in_flight) {
 		client_wait_listing(client);
@@ -539,7 +470,7 @@ static void text_flight_unlink(struct rr_client *client, struct text_flight *fli
 
 /* GET /token/ID for the flight's owner; lock not held. */
 static int text_flight_request(struct rr_client *client, const char *operation,
-			       struct text_flight *flight, struct client_outcome *outcome)
+			       struct text_flight *flight, struct outcome *outcome)
 {
 	char path[sizeof("/token/") + RR_TOKEN_ID_LENGTH];
 	struct http_request request = {.method = "GET", .path = path};
@@ -551,22 +482,23 @@ static int text_flight_request(struct rr_client *client, const char *operation,
 
 	snprintf(path, sizeof(path), "/token/%s", flight->id);
 	http_perform(client->http, &request, &response);
-	error = client_outcome_from_response(client, operation, &request, &response, outcome);
+	error =
+	    outcome_from_response(&client->outcome_log, outcome, operation, &request, &response);
 	if (error == 0) {
 		error = decode_token(response.body, response.body_length, &decoded, &root, &why);
 		if (error != 0)
-			client_outcome_bad_body(outcome, operation, &request, error, why);
+			outcome_bad_body(outcome, operation, &request, error, why);
 		else if (strcmp(decoded.id, flight->id) != 0)
-			error = client_outcome_bad_body(outcome, operation, &request, -EIO,
-							"the answer is about another token");
+			error = outcome_bad_body(outcome, operation, &request, -EIO,
+						 "the answer is about another token");
 	}
 	if (error == 0) {
 		client_token_from_decoded(&flight->token, &decoded);
 		flight->text = secret_dup(decoded.text, decoded.text_length);
 		flight->text_length = decoded.text_length;
 		if (flight->text == NULL)
-			error = client_outcome_bad_body(outcome, operation, &request, -ENOMEM,
-							strerror(ENOMEM));
+			error = outcome_bad_body(outcome, operation, &request, -ENOMEM,
+						 strerror(ENOMEM));
 	}
 	json_decref(root);
 	http_response_release(&response);
@@ -584,7 +516,7 @@ static int client_fetch_token(struct rr_client *client, const char *operation, c
 			      bool cached_fallback, struct text_flight **landed)
 {
 	struct text_flight *flight;
-	struct client_outcome outcome;
+	struct outcome outcome;
 	uint64_t epoch = client->removal_epoch;
 	struct decoded_token decoded;
 	int error;
@@ -686,7 +618,7 @@ struct rr_client *rr_client_new(const struct rr_client_options *options)
 	pthread_cond_init(&client->landed, NULL);
 	cache_init(&client->cache);
 	cache_set_reference(&client->cache, options->token, strlen(options->token));
-	atomic_init(&client->serving_cached, false);
+	outcome_log_init(&client->outcome_log, client->origin);
 	decode_init();
 
 	http_options = (struct http_options){
@@ -732,14 +664,14 @@ void rr_client_free(struct rr_client *client)
  * a 404 for GET /tokens, or a body that is not the API's JSON. A 5xx with a
  * web page is left out: that is what a proxy in front of a failing API says.
  */
-static bool client_answer_is_not_the_api(const struct client_outcome *outcome)
+static bool client_answer_is_not_the_api(const struct outcome *outcome)
 {
 	return outcome->status == 404 || (outcome->status < 500 && outcome->body_unexpected);
 }
 
 int rr_client_check(struct rr_client *client, char *message, size_t size)
 {
-	struct client_outcome outcome;
+	struct outcome outcome;
 	int error;
 
 	pthread_mutex_lock(&client->lock);
@@ -942,7 +874,7 @@ int rr_client_token_text(struct rr_client *client, const char *operation, const 
 		}
 		if (!bulk_tried && !client->listing_in_flight &&
 		    client_bulk_read_likely(client, now_ms)) {
-			struct client_outcome outcome;
+			struct outcome outcome;
 
 			bulk_tried = true;
 			error = client_fetch_listing(client, operation, true, false, &outcome);
@@ -982,7 +914,7 @@ static bool client_retry_pause(int64_t deadline_ms, int64_t *pause_ms)
  */
 static int client_perform_retrying(struct rr_client *client, const char *operation,
 				   struct http_request *request, struct http_response *response,
-				   struct client_outcome *outcome)
+				   struct outcome *outcome)
 {
 	int64_t deadline_ms = monotonic_ms() + client->timeout_ms;
 	int64_t pause_ms = CLIENT_RETRY_FIRST_MS;
@@ -998,7 +930,7 @@ static int client_perform_retrying(struct rr_client *client, const char *operati
 			break;
 		http_response_release(response);
 	}
-	return client_outcome_from_response(client, operation, request, response, outcome);
+	return outcome_from_response(&client->outcome_log, outcome, operation, request, response);
 }
 
 static int client_idempotency_key(char *key, size_t size)
@@ -1044,7 +976,7 @@ int rr_client_token_create(struct rr_client *client, const char *operation, int6
 	    .idempotency_key = key,
 	};
 	struct http_response response;
-	struct client_outcome outcome;
+	struct outcome outcome;
 	struct decoded_token decoded;
 	json_t *root = NULL;
 	const char *why = NULL;
@@ -1061,7 +993,7 @@ int rr_client_token_create(struct rr_client *client, const char *operation, int6
 	if (error == 0) {
 		error = decode_token(response.body, response.body_length, &decoded, &root, &why);
 		if (error != 0)
-			client_outcome_bad_body(&outcome, operation, &request, error, why);
+			outcome_bad_body(&outcome, operation, &request, error, why);
 	}
 	if (error != 0) {
 		log_error("%s", outcome.line);
@@ -1093,7 +1025,7 @@ static int client_revoke(struct rr_client *client, const char *operation, const 
 	char path[sizeof("/revoke/") + RR_TOKEN_ID_LENGTH];
 	struct http_request request = {.method = "POST", .path = path};
 	struct http_response response;
-	struct client_outcome outcome;
+	struct outcome outcome;
 	int error;
 
 	snprintf(path, sizeof(path), "/revoke/%s", id);
