@@ -29,6 +29,7 @@
 #include "cache.h"
 #include "decode.h"
 #include "errors.h"
+#include "flight.h"
 #include "hex.h"
 #include "http.h"
 #include "log.h"
@@ -44,18 +45,6 @@
 /* The longest a server's Retry-After or rate-limit reset keeps reads on the cache. */
 #define CLIENT_QUIET_MAX_MS (3600 * 1000L)
 
-/* One GET /token/ID in flight; freed by the last of its owner and waiters. */
-struct text_flight {
-	struct text_flight *next;
-	char id[RR_TOKEN_ID_LENGTH + 1];
-	bool done;
-	int result;
-	unsigned users;
-	struct rr_token token;
-	char *text; /* secret */
-	size_t text_length;
-};
-
 struct rr_client {
 	struct http_pool *http;
 	struct settle *settle; /* creates whose outcome is unknown */
@@ -67,18 +56,9 @@ struct rr_client {
 	int64_t list_ttl_ms;
 
 	pthread_mutex_t lock;
-	pthread_cond_t landed;
 	struct cache cache;
+	struct flights flights;
 
-	bool listing_in_flight;
-	uint64_t listing_generation;
-	int listing_result;
-	/* Local creates and revokes while a listing is in flight; see cache_replace(). */
-	struct cache_change *changes;
-	size_t change_count;
-	size_t change_capacity;
-
-	struct text_flight *text_flights;
 	/* Bumped whenever tokens leave the cache, so a slower answer cannot bring one back. */
 	uint64_t removal_epoch;
 	/* When rr_client_list last ran: a text miss soon after is likely a bulk read. */
@@ -121,14 +101,6 @@ static void client_serve_cached(struct rr_client *client, const struct outcome *
 		client->quiet_until_ms =
 		    monotonic_ms() +
 		    (quiet_ms < CLIENT_QUIET_MAX_MS ? quiet_ms : CLIENT_QUIET_MAX_MS);
-}
-
-static void client_wait_listing(struct rr_client *client)
-{
-	uint64_t generation = client->listing_generation;
-
-	while (client->listing_generation == generation)
-		pthread_cond_wait(&client->landed, &client->lock);
 }
 
 /*
@@ -327,8 +299,8 @@ static int client_apply_listing(struct rr_client *client, struct client_walk *wa
 		client->cache.version++;
 		return 0;
 	}
-	error = cache_replace(&client->cache, &walk->read.listing, client->changes,
-			      client->change_count, monotonic_ms(), &changed);
+	error = cache_replace(&client->cache, &walk->read.listing, client->flights.changes,
+			      client->flights.change_count, monotonic_ms(), &changed);
 	if (error != 0)
 		return error;
 	client->removal_epoch++;
@@ -364,8 +336,7 @@ static int client_fetch_listing(struct rr_client *client, const char *operation,
 	struct client_walk walk;
 	int error;
 
-	client->listing_in_flight = true;
-	client->change_count = 0;
+	flight_listing_begin(&client->flights);
 	if (!with_texts && client->cache.listing_valid && client->cache.etag[0] != '\0') {
 		memcpy(etag, client->cache.etag, sizeof(etag));
 		if_none_match = etag;
@@ -395,11 +366,7 @@ static int client_fetch_listing(struct rr_client *client, const char *operation,
 	} else if (error != 0 && !quiet) {
 		log_error("%s", outcome->line);
 	}
-	client->listing_in_flight = false;
-	client->change_count = 0;
-	client->listing_result = error;
-	client->listing_generation++;
-	pthread_cond_broadcast(&client->landed);
+	flight_listing_land(&client->flights, error);
 	return error;
 }
 
@@ -411,30 +378,9 @@ static int client_refresh_listing(struct rr_client *client, const char *operatio
 {
 	struct outcome outcome;
 
-	if (client->listing_in_flight) {
-		client_wait_listing(client);
-		return client->listing_result;
-	}
+	if (client->flights.listing_in_flight)
+		return flight_listing_wait(&client->flights);
 	return client_fetch_listing(client, operation, false, false, &outcome);
-}
-
-/* Records a local create or revoke that a listing now in flight may not show yet. */
-static void client_record_change(struct rr_client *client, const char *id, bool created)
-{
-	if (!client->listing_in_flight)
-		return;
-	if (client->change_count == client->change_capacity) {
-		size_t capacity = client->change_capacity ? client->change_capacity * 2 : 8;
-		struct cache_change *changes =
-		    realloc(client->changes, capacity * sizeof(*changes));
-
-		if (changes == NULL)
-			return;
-		client->changes = changes;
-		client->change_capacity = capacity;
-	}
-	memcpy(client->changes[client->change_count].id, id, RR_TOKEN_ID_LENGTH + 1);
-	client->changes[client->change_count++].created = created;
 }
 
 static void client_token_from_entry(struct rr_token *token, const struct cache_entry *entry)
@@ -451,26 +397,9 @@ static void client_token_from_decoded(struct rr_token *token, const struct decod
 	token->expires = decoded->expires;
 }
 
-static void text_flight_release(struct text_flight *flight)
-{
-	if (--flight->users > 0)
-		return;
-	secret_free(flight->text);
-	free(flight);
-}
-
-static void text_flight_unlink(struct rr_client *client, struct text_flight *flight)
-{
-	struct text_flight **link = &client->text_flights;
-
-	while (*link != flight)
-		link = &(*link)->next;
-	*link = flight->next;
-}
-
 /* GET /token/ID for the flight's owner; lock not held. */
-static int text_flight_request(struct rr_client *client, const char *operation,
-			       struct text_flight *flight, struct outcome *outcome)
+static int client_request_token(struct rr_client *client, const char *operation,
+				struct flight_text *flight, struct outcome *outcome)
 {
 	char path[sizeof("/token/") + RR_TOKEN_ID_LENGTH];
 	struct http_request request = {.method = "GET", .path = path};
@@ -492,14 +421,8 @@ static int text_flight_request(struct rr_client *client, const char *operation,
 			error = outcome_bad_body(outcome, operation, &request, -EIO,
 						 "the answer is about another token");
 	}
-	if (error == 0) {
-		client_token_from_decoded(&flight->token, &decoded);
-		flight->text = secret_dup(decoded.text, decoded.text_length);
-		flight->text_length = decoded.text_length;
-		if (flight->text == NULL)
-			error = outcome_bad_body(outcome, operation, &request, -ENOMEM,
-						 strerror(ENOMEM));
-	}
+	if (error == 0 && flight_text_keep(flight, &decoded) != 0)
+		error = outcome_bad_body(outcome, operation, &request, -ENOMEM, strerror(ENOMEM));
 	json_decref(root);
 	http_response_release(&response);
 	return error;
@@ -508,51 +431,33 @@ static int text_flight_request(struct rr_client *client, const char *operation,
 /*
  * GET /token/ID, made once however many threads ask at the same time. Lock
  * held. *landed is the flight (its token and text on success), which the
- * caller releases with text_flight_release() under the lock. With
+ * caller releases with flight_text_release() under the lock. With
  * cached_fallback the caller can answer from the cache unless the API said
  * 404, and the failure is logged as such.
  */
 static int client_fetch_token(struct rr_client *client, const char *operation, const char *id,
-			      bool cached_fallback, struct text_flight **landed)
+			      bool cached_fallback, struct flight_text **landed)
 {
-	struct text_flight *flight;
+	struct flight_text *flight;
 	struct outcome outcome;
 	uint64_t epoch = client->removal_epoch;
-	struct decoded_token decoded;
+	bool owner;
 	int error;
 
-	for (flight = client->text_flights; flight != NULL; flight = flight->next)
-		if (strcmp(flight->id, id) == 0)
-			break;
-	if (flight != NULL) {
-		flight->users++;
-		*landed = flight;
-		while (!flight->done)
-			pthread_cond_wait(&client->landed, &client->lock);
-		return flight->result;
-	}
-
-	flight = calloc(1, sizeof(*flight));
+	flight = flight_text_join(&client->flights, id, &owner);
 	if (flight == NULL)
 		return -ENOMEM;
-	memcpy(flight->id, id, RR_TOKEN_ID_LENGTH + 1);
-	flight->users = 1;
-	flight->next = client->text_flights;
-	client->text_flights = flight;
 	*landed = flight;
+	if (!owner)
+		return flight->result;
 	pthread_mutex_unlock(&client->lock);
-	error = text_flight_request(client, operation, flight, &outcome);
+	error = client_request_token(client, operation, flight, &outcome);
 	pthread_mutex_lock(&client->lock);
 
 	if (error == 0) {
-		memcpy(decoded.id, flight->token.id, RR_TOKEN_ID_LENGTH + 1);
-		decoded.created = flight->token.created;
-		decoded.expires = flight->token.expires;
-		decoded.text = flight->text;
-		decoded.text_length = flight->text_length;
 		/* A token that left the cache meanwhile (revoked) is not brought back. */
 		if (epoch == client->removal_epoch || cache_lookup(&client->cache, id) != NULL)
-			cache_put(&client->cache, &decoded, monotonic_ms());
+			cache_put(&client->cache, &flight->token, monotonic_ms());
 	} else if (!errors_is_authoritative(error) && cached_fallback) {
 		client_serve_cached(client, &outcome);
 	} else {
@@ -562,10 +467,7 @@ static int client_fetch_token(struct rr_client *client, const char *operation, c
 			client->removal_epoch++;
 		}
 	}
-	text_flight_unlink(client, flight);
-	flight->done = true;
-	flight->result = error;
-	pthread_cond_broadcast(&client->landed);
+	flight_text_land(&client->flights, flight, error);
 	return error;
 }
 
@@ -615,7 +517,7 @@ struct rr_client *rr_client_new(const struct rr_client_options *options)
 	client->list_ttl_ms = (int64_t)options->list_ttl_seconds * 1000;
 	pthread_mutex_init(&client->lock, NULL);
 	pthread_mutex_init(&client->own_lock, NULL);
-	pthread_cond_init(&client->landed, NULL);
+	flight_init(&client->flights, &client->lock);
 	cache_init(&client->cache);
 	cache_set_reference(&client->cache, options->token, strlen(options->token));
 	outcome_log_init(&client->outcome_log, client->origin);
@@ -650,8 +552,7 @@ void rr_client_free(struct rr_client *client)
 	settle_free(client->settle);
 	http_pool_free(client->http);
 	cache_destroy(&client->cache);
-	free(client->changes);
-	pthread_cond_destroy(&client->landed);
+	flight_destroy(&client->flights);
 	pthread_mutex_destroy(&client->own_lock);
 	pthread_mutex_destroy(&client->lock);
 	free(client->origin);
@@ -675,8 +576,8 @@ int rr_client_check(struct rr_client *client, char *message, size_t size)
 	int error;
 
 	pthread_mutex_lock(&client->lock);
-	while (client->listing_in_flight)
-		client_wait_listing(client);
+	while (client->flights.listing_in_flight)
+		flight_listing_wait(&client->flights);
 	/* Quiet: the caller prints the message, which must be the mount's one line. */
 	error = client_fetch_listing(client, "check", false, true, &outcome);
 	pthread_mutex_unlock(&client->lock);
@@ -779,7 +680,7 @@ int rr_client_token_get(struct rr_client *client, const char *operation, const c
 			struct rr_token *token)
 {
 	const struct cache_entry *entry;
-	struct text_flight *flight = NULL;
+	struct flight_text *flight = NULL;
 	int64_t now_ms;
 	int error = 0;
 
@@ -788,8 +689,8 @@ int rr_client_token_get(struct rr_client *client, const char *operation, const c
 	pthread_mutex_lock(&client->lock);
 	cache_expire(&client->cache, client_now());
 	/* A cold listing on its way answers this lookup too. */
-	if (client->listing_in_flight)
-		client_wait_listing(client);
+	if (client->flights.listing_in_flight)
+		flight_listing_wait(&client->flights);
 	now_ms = monotonic_ms();
 	entry = cache_lookup(&client->cache, id);
 
@@ -805,7 +706,7 @@ int rr_client_token_get(struct rr_client *client, const char *operation, const c
 				     now_ms >= client->quiet_until_ms)) {
 		error = client_fetch_token(client, operation, id, entry != NULL, &flight);
 		if (error == 0) {
-			*token = flight->token;
+			client_token_from_decoded(token, &flight->token);
 			goto out;
 		}
 		entry = cache_lookup(&client->cache, id);
@@ -818,7 +719,7 @@ int rr_client_token_get(struct rr_client *client, const char *operation, const c
 		client_token_from_entry(token, entry);
 out:
 	if (flight != NULL)
-		text_flight_release(flight);
+		flight_text_release(flight);
 	pthread_mutex_unlock(&client->lock);
 	return error;
 }
@@ -845,7 +746,7 @@ int rr_client_token_text(struct rr_client *client, const char *operation, const 
 			 char **text, size_t *length)
 {
 	const struct cache_entry *entry;
-	struct text_flight *flight = NULL;
+	struct flight_text *flight = NULL;
 	bool waited = false;
 	bool bulk_tried = false;
 	int error;
@@ -867,12 +768,12 @@ int rr_client_token_text(struct rr_client *client, const char *operation, const 
 			break;
 		}
 		/* A listing in flight may be the bulk read that brings this text. */
-		if (client->listing_in_flight && !waited) {
+		if (client->flights.listing_in_flight && !waited) {
 			waited = true;
-			client_wait_listing(client);
+			flight_listing_wait(&client->flights);
 			continue;
 		}
-		if (!bulk_tried && !client->listing_in_flight &&
+		if (!bulk_tried && !client->flights.listing_in_flight &&
 		    client_bulk_read_likely(client, now_ms)) {
 			struct outcome outcome;
 
@@ -889,11 +790,12 @@ int rr_client_token_text(struct rr_client *client, const char *operation, const 
 		}
 		error = client_fetch_token(client, operation, id, false, &flight);
 		if (error == 0)
-			error = client_copy_text(flight->text, flight->text_length, text, length);
+			error = client_copy_text(flight->token.text, flight->token.text_length,
+						 text, length);
 		break;
 	}
 	if (flight != NULL)
-		text_flight_release(flight);
+		flight_text_release(flight);
 	pthread_mutex_unlock(&client->lock);
 	return error;
 }
@@ -1005,7 +907,7 @@ int rr_client_token_create(struct rr_client *client, const char *operation, int6
 	pthread_mutex_lock(&client->lock);
 	/* Out of memory here only means the next listing shows the token. */
 	if (cache_put(&client->cache, &decoded, monotonic_ms()) == 0)
-		client_record_change(client, decoded.id, true);
+		flight_record_change(&client->flights, decoded.id, true);
 	pthread_mutex_unlock(&client->lock);
 	client_token_from_decoded(token, &decoded);
 out:
@@ -1040,7 +942,7 @@ static int client_revoke(struct rr_client *client, const char *operation, const 
 	cache_remove(&client->cache, id, report || error == -ENOENT);
 	client->removal_epoch++;
 	if (error == 0)
-		client_record_change(client, id, false);
+		flight_record_change(&client->flights, id, false);
 	pthread_mutex_unlock(&client->lock);
 	return error;
 }
