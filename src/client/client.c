@@ -38,6 +38,7 @@
 #include "settle.h"
 #include "secret.h"
 #include "token_id.h"
+#include "walk.h"
 
 #define CLIENT_RETRY_FIRST_MS	 100
 #define CLIENT_RETRY_MAX_MS	 1000
@@ -103,191 +104,8 @@ static void client_serve_cached(struct rr_client *client, const struct outcome *
 		    (quiet_ms < CLIENT_QUIET_MAX_MS ? quiet_ms : CLIENT_QUIET_MAX_MS);
 }
 
-/*
- * A listing read page by page (docs/openapi.yaml, "Pages"): pages of at most
- * this many tokens, the most rerobots-tokend answers, and how many walks
- * a listing that keeps changing under them gets before the refresh fails.
- */
-#define CLIENT_PAGE_LIMIT 1000
-#define CLIENT_WALKS_MAX  3
-
-/* A listing being read, each page decoded as it arrives, into entries the cache takes over. */
-struct client_listing_read {
-	struct decode_stream stream;
-	struct cache_listing listing;
-	/* The last id taken, and whether every id so far came after the one before. */
-	char last_id[RR_TOKEN_ID_LENGTH + 1];
-	bool ascending;
-};
-
-/* What a walk of the pages ended with. */
-struct client_walk {
-	struct client_listing_read read;
-	char etag[HTTP_ETAG_MAX]; /* the first page's: the whole listing's */
-	bool unchanged;		  /* a 304: the cached listing still holds */
-};
-
-static int client_listing_take(void *user, const struct decoded_token *token)
-{
-	struct client_listing_read *read = user;
-
-	if (read->last_id[0] != '\0' && strcmp(token->id, read->last_id) <= 0)
-		read->ascending = false;
-	memcpy(read->last_id, token->id, sizeof(read->last_id));
-	return cache_listing_add(&read->listing, token);
-}
-
-static int client_listing_sink(void *user, const char *data, size_t length)
-{
-	struct client_listing_read *read = user;
-	const char *why;
-
-	return decode_stream_feed(&read->stream, data, length, &why);
-}
-
-/* A walk from the first page; lock not held. */
-static void client_walk_reset(struct client_walk *walk)
-{
-	walk->read.last_id[0] = '\0';
-	walk->read.ascending = true;
-	walk->etag[0] = '\0';
-	walk->unchanged = false;
-}
-
-/*
- * Checks a 200 page once all of it has arrived; statuses that are errors
- * are for the errno table. A page that names a next one, or follows one,
- * must be in id order and end at its next: otherwise a walk could skip
- * tokens or never end. Lock not held.
- */
-static int client_page_finish(struct client_listing_read *read,
-			      const struct http_response *response, bool first, size_t page_start,
-			      const char **why)
-{
-	int error;
-
-	if (response->result != CURLE_OK || response->status == 304 || response->status >= 300)
-		return 0;
-	if (response->status != 200) {
-		*why = "a success status other than 200";
-		return -EIO;
-	}
-	error = decode_stream_finish(&read->stream, why);
-	if (error != 0)
-		return error;
-	if ((!first || read->stream.next[0] != '\0') && !read->ascending) {
-		*why = "the ids of a listing's pages do not go up";
-		return -EIO;
-	}
-	if (read->stream.next[0] != '\0' &&
-	    (read->listing.count == page_start || strcmp(read->stream.next, read->last_id) != 0)) {
-		*why = "\"next\" is not the page's last id";
-		return -EIO;
-	}
-	return 0;
-}
-
-/*
- * Asks for one page (after NULL: the first) and decodes it into walk->read;
- * next gets its "next". 1 when the listing's ETag changed since the first
- * page and another walk may start. Lock not held.
- */
-static int client_read_page(struct rr_client *client, const char *operation, bool with_texts,
-			    const char *after, const char *if_none_match, bool last_walk,
-			    struct client_walk *walk, char *next, struct outcome *outcome)
-{
-	char path[sizeof("/tokens?with_token=1&limit=&after=") + 16 + RR_TOKEN_ID_LENGTH];
-	struct http_request request = {
-	    .method = "GET",
-	    .path = path,
-	    .if_none_match = after == NULL ? if_none_match : NULL,
-	    .sink = client_listing_sink,
-	    .sink_user = &walk->read,
-	};
-	size_t page_start = walk->read.listing.count;
-	struct http_response response;
-	const char *why = NULL;
-	int decode_error;
-	int error;
-
-	snprintf(path, sizeof(path), "/tokens?%slimit=%d%s%s", with_texts ? "with_token=1&" : "",
-		 CLIENT_PAGE_LIMIT, after != NULL ? "&after=" : "", after != NULL ? after : "");
-	decode_stream_init(&walk->read.stream, with_texts, client_listing_take, &walk->read);
-	http_perform(client->http, &request, &response);
-	decode_error = client_page_finish(&walk->read, &response, after == NULL, page_start, &why);
-	memcpy(next, walk->read.stream.next, RR_TOKEN_ID_LENGTH + 1);
-	decode_stream_release(&walk->read.stream);
-
-	error =
-	    outcome_from_response(&client->outcome_log, outcome, operation, &request, &response);
-	/* Not one token is missing but the listing itself: the API is not (or no longer) there. */
-	if (error == -ENOENT)
-		error =
-		    outcome_bad_body(outcome, operation, &request, -EIO, "no listing at this URL");
-	if (error == 0 && decode_error != 0)
-		error = outcome_bad_body(outcome, operation, &request, decode_error,
-					 why ? why : strerror(-decode_error));
-	if (error == 0 && response.status == 304 && request.if_none_match == NULL)
-		error = outcome_bad_body(outcome, operation, &request, -EIO,
-					 "304 to a request without If-None-Match");
-	if (error == 0 && response.status == 304) {
-		walk->unchanged = true;
-	} else if (error == 0 && after == NULL) {
-		memcpy(walk->etag, response.etag, sizeof(walk->etag));
-	} else if (error == 0 && strcmp(walk->etag, response.etag) != 0) {
-		/* The pages so far and this one are of two listings. */
-		error = last_walk ? outcome_bad_body(outcome, operation, &request, -EIO,
-						     "the listing changed on every walk of "
-						     "its pages")
-				  : 1;
-	}
-	http_response_release(&response);
-	return error;
-}
-
-/*
- * Reads the listing page by page, from the first page to the one without
- * "next", into walk; a walk whose pages turn out to be of more than one
- * listing starts again. A first page without "next" is the whole listing,
- * as a server that does not page answers. Lock not held.
- */
-static int client_walk_listing(struct rr_client *client, const char *operation, bool with_texts,
-			       const char *if_none_match, struct client_walk *walk,
-			       struct outcome *outcome)
-{
-	char after[RR_TOKEN_ID_LENGTH + 1];
-	char next[RR_TOKEN_ID_LENGTH + 1];
-	int error = 1;
-
-	for (int walks = 1; error == 1; walks++) {
-		if (walks > 1) {
-			cache_listing_clear(&walk->read.listing);
-			client_walk_reset(walk);
-		}
-		error = client_read_page(client, operation, with_texts, NULL, if_none_match,
-					 walks == CLIENT_WALKS_MAX, walk, next, outcome);
-		while (error == 0 && !walk->unchanged && next[0] != '\0') {
-			memcpy(after, next, sizeof(after));
-			error = client_read_page(client, operation, with_texts, after, NULL,
-						 walks == CLIENT_WALKS_MAX, walk, next, outcome);
-		}
-	}
-	if (error == 0 && !walk->unchanged) {
-		struct http_request request = {
-		    .method = "GET",
-		    .path = with_texts ? "/tokens?with_token=1" : "/tokens",
-		};
-		const char *why = NULL;
-
-		error = cache_listing_finish(&walk->read.listing, &why);
-		if (error != 0)
-			outcome_bad_body(outcome, operation, &request, error, why);
-	}
-	return error;
-}
-
 /* Lock held. */
-static int client_apply_listing(struct rr_client *client, struct client_walk *walk, bool with_texts)
+static int client_apply_listing(struct rr_client *client, struct walk *walk, bool with_texts)
 {
 	bool changed;
 	int error;
@@ -299,7 +117,7 @@ static int client_apply_listing(struct rr_client *client, struct client_walk *wa
 		client->cache.version++;
 		return 0;
 	}
-	error = cache_replace(&client->cache, &walk->read.listing, client->flights.changes,
+	error = cache_replace(&client->cache, &walk->listing, client->flights.changes,
 			      client->flights.change_count, monotonic_ms(), &changed);
 	if (error != 0)
 		return error;
@@ -333,7 +151,7 @@ static int client_fetch_listing(struct rr_client *client, const char *operation,
 {
 	char etag[CACHE_ETAG_MAX];
 	const char *if_none_match = NULL;
-	struct client_walk walk;
+	struct walk walk;
 	int error;
 
 	flight_listing_begin(&client->flights);
@@ -341,10 +159,10 @@ static int client_fetch_listing(struct rr_client *client, const char *operation,
 		memcpy(etag, client->cache.etag, sizeof(etag));
 		if_none_match = etag;
 	}
-	cache_listing_init(&walk.read.listing, &client->cache);
-	client_walk_reset(&walk);
+	walk_init(&walk, &client->cache);
 	pthread_mutex_unlock(&client->lock);
-	error = client_walk_listing(client, operation, with_texts, if_none_match, &walk, outcome);
+	error = walk_listing(&walk, client->http, &client->outcome_log, operation, with_texts,
+			     if_none_match, outcome);
 	pthread_mutex_lock(&client->lock);
 
 	if (error == 0) {
@@ -357,7 +175,7 @@ static int client_fetch_listing(struct rr_client *client, const char *operation,
 						       : strerror(-error));
 		}
 	}
-	cache_listing_release(&walk.read.listing);
+	walk_release(&walk);
 
 	if (error != 0 && !errors_is_authoritative(error) && client->cache.listing_valid) {
 		client_serve_cached(client, outcome);
