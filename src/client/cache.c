@@ -26,10 +26,68 @@
 #define CACHE_REMOVED_MAX 100000
 #define CACHE_ADDED_MAX	  100000
 
-void cache_init(struct cache *cache)
+void cache_init(struct cache *cache, int64_t ttl_ms)
 {
 	memset(cache, 0, sizeof(*cache));
+	cache->ttl_ms = ttl_ms;
 	cache->next_expiry = INT64_MAX;
+}
+
+/* The one place the version moves: the driver compares it to know its copy of the root is old. */
+static void cache_changed(struct cache *cache)
+{
+	cache->version++;
+}
+
+bool cache_has_listing(const struct cache *cache)
+{
+	return cache->listing_valid;
+}
+
+/* Whether a confirmation at confirmed_ms still holds at now_ms. */
+static bool cache_holds(const struct cache *cache, int64_t confirmed_ms, int64_t now_ms)
+{
+	return now_ms - confirmed_ms < cache->ttl_ms || now_ms < cache->quiet_until_ms;
+}
+
+bool cache_is_fresh(const struct cache *cache, int64_t now_ms)
+{
+	return cache->listing_valid && cache_holds(cache, cache->listing_ms, now_ms);
+}
+
+void cache_confirm(struct cache *cache, int64_t now_ms)
+{
+	cache->listing_ms = now_ms;
+	cache_changed(cache);
+}
+
+void cache_quiet_until(struct cache *cache, int64_t until_ms)
+{
+	if (until_ms > cache->quiet_until_ms)
+		cache->quiet_until_ms = until_ms;
+}
+
+bool cache_etag(const struct cache *cache, char *etag)
+{
+	if (!cache->listing_valid || cache->etag[0] == '\0')
+		return false;
+	memcpy(etag, cache->etag, sizeof(cache->etag));
+	return true;
+}
+
+void cache_set_etag(struct cache *cache, const char *etag)
+{
+	size_t length = strlen(etag);
+
+	if (length < sizeof(cache->etag))
+		memcpy(cache->etag, etag, length + 1);
+	else
+		cache->etag[0] = '\0';
+}
+
+uint64_t cache_version(const struct cache *cache)
+{
+	return cache->version;
 }
 
 /*
@@ -343,8 +401,8 @@ void cache_set_reference(struct cache *cache, const char *text, size_t length)
 	free(bytes);
 }
 
-int cache_entry_copy_text(const struct cache *cache, const struct cache_entry *entry, char **text,
-			  size_t *length)
+static int cache_entry_copy_text(const struct cache *cache, const struct cache_entry *entry,
+				 char **text, size_t *length)
 {
 	*text = malloc((size_t)entry->text_length + 1);
 	if (*text == NULL)
@@ -375,7 +433,7 @@ void cache_destroy(struct cache *cache)
 		explicit_bzero(cache->reference.bytes,
 			       cache->reference.lengths[0] + cache->reference.lengths[1]);
 	free(cache->reference.bytes);
-	cache_init(cache);
+	cache_init(cache, cache->ttl_ms);
 }
 
 /* The index of id (in bytes), or of where it would be inserted; *found says which. */
@@ -401,7 +459,8 @@ static size_t cache_search(const struct cache *cache, const unsigned char *id, b
 	return low;
 }
 
-struct cache_entry *cache_lookup(const struct cache *cache, const char *id)
+/* The entry of id, or NULL. */
+static struct cache_entry *cache_lookup(const struct cache *cache, const char *id)
 {
 	unsigned char bytes[TOKEN_ID_BYTES];
 	bool found;
@@ -411,6 +470,41 @@ struct cache_entry *cache_lookup(const struct cache *cache, const char *id)
 		return NULL;
 	index = cache_search(cache, bytes, &found);
 	return found ? &cache->entries[index] : NULL;
+}
+
+static void cache_token_from_entry(const struct cache_entry *entry, struct rr_token *token)
+{
+	token_id_from_bytes(entry->id, token->id);
+	token->created = entry->created;
+	token->expires = entry->expires;
+}
+
+enum cache_state cache_find(const struct cache *cache, const char *id, int64_t now_ms,
+			    struct rr_token *token)
+{
+	const struct cache_entry *entry = cache_lookup(cache, id);
+
+	if (entry == NULL)
+		return CACHE_ABSENT;
+	if (token != NULL)
+		cache_token_from_entry(entry, token);
+	return cache_holds(cache, entry->verified_ms, now_ms) ? CACHE_FRESH : CACHE_STALE;
+}
+
+bool cache_contains(const struct cache *cache, const char *id)
+{
+	return cache_lookup(cache, id) != NULL;
+}
+
+int cache_copy_text(const struct cache *cache, const char *id, char **text, size_t *length)
+{
+	const struct cache_entry *entry = cache_lookup(cache, id);
+
+	if (entry == NULL)
+		return -ENOENT;
+	if (entry->text == NULL)
+		return -ENODATA;
+	return cache_entry_copy_text(cache, entry, text, length);
 }
 
 static bool cache_reserve_removed(struct cache *cache, size_t more)
@@ -461,10 +555,7 @@ static void cache_report_added(struct cache *cache, const struct cache_entry *en
 		cache->added = added;
 		cache->added_capacity = capacity;
 	}
-	added = &cache->added[cache->added_count++];
-	token_id_from_bytes(entry->id, added->id);
-	added->created = entry->created;
-	added->expires = entry->expires;
+	cache_token_from_entry(entry, &cache->added[cache->added_count++]);
 }
 
 static void cache_update_next_expiry(struct cache *cache)
@@ -523,7 +614,7 @@ int cache_put(struct cache *cache, const struct decoded_token *token, int64_t no
 		cache->count++;
 	}
 	cache_entry_set(&cache->reference, &cache->entries[index], token, now_ms);
-	cache->version++;
+	cache_changed(cache);
 	if (token->expires != 0 && token->expires < cache->next_expiry)
 		cache->next_expiry = token->expires;
 	return 0;
@@ -546,7 +637,7 @@ void cache_remove(struct cache *cache, const char *id, bool report)
 	memmove(&cache->entries[index], &cache->entries[index + 1],
 		(cache->count - index - 1) * sizeof(*cache->entries));
 	cache->count--;
-	cache->version++;
+	cache_changed(cache);
 }
 
 /* The latest local change of id: a token made and revoked during one fetch counts as revoked. */
@@ -801,8 +892,7 @@ int cache_replace(struct cache *cache, struct cache_listing *listing,
 	cache->capacity = listing->capacity;
 	memset(listing, 0, sizeof(*listing));
 	cache->listing_valid = true;
-	cache->listing_ms = now_ms;
-	cache->version++;
+	cache_confirm(cache, now_ms);
 	cache_update_next_expiry(cache);
 	return 0;
 }
@@ -834,7 +924,7 @@ void cache_expire(struct cache *cache, int64_t now)
 		cache->entries[kept++] = *entry;
 	}
 	if (kept != cache->count)
-		cache->version++;
+		cache_changed(cache);
 	cache->count = kept;
 	cache_update_next_expiry(cache);
 }
@@ -849,11 +939,7 @@ size_t cache_copy_tokens(const struct cache *cache, const unsigned char *from,
 	if (from != NULL)
 		first = cache_search(cache, from, &found);
 	for (copied = 0; copied < max && first + copied < cache->count; copied++) {
-		const struct cache_entry *entry = &cache->entries[first + copied];
-
-		token_id_from_bytes(entry->id, tokens[copied].id);
-		tokens[copied].created = entry->created;
-		tokens[copied].expires = entry->expires;
+		cache_token_from_entry(&cache->entries[first + copied], &tokens[copied]);
 	}
 	return copied;
 }

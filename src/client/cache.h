@@ -49,6 +49,9 @@ struct cache {
 	size_t capacity;
 	bool listing_valid; /* the entries are a whole listing, not single tokens */
 	int64_t listing_ms; /* monotonic time the API last confirmed the listing */
+	int64_t ttl_ms;	    /* how long a confirmation holds (list_ttl) */
+	/* Until then (monotonic ms) everything cached holds: the server asked for quiet. */
+	int64_t quiet_until_ms;
 	char etag[CACHE_ETAG_MAX];
 	int64_t next_expiry; /* the earliest expires of an entry, INT64_MAX when none */
 	uint64_t version;    /* bumped when the entries change or the listing is confirmed */
@@ -61,7 +64,8 @@ struct cache {
 	struct cache_reference reference;
 };
 
-void cache_init(struct cache *cache);
+/* An empty cache whose confirmations hold for ttl_ms. */
+void cache_init(struct cache *cache, int64_t ttl_ms);
 /* Frees everything, texts wiped. */
 void cache_destroy(struct cache *cache);
 
@@ -72,11 +76,54 @@ void cache_destroy(struct cache *cache);
  */
 void cache_set_reference(struct cache *cache, const char *text, size_t length);
 
-struct cache_entry *cache_lookup(const struct cache *cache, const char *id);
+/*
+ * Freshness. A listing confirmed by the API (a 200 or a 304) holds for
+ * ttl_ms, and so does each token read alone; while the server asked for
+ * quiet (Retry-After), everything cached holds. The client asks the API
+ * again only for what no longer holds. Times are monotonic ms.
+ */
 
-/* The entry's text as it was given: a copy to secret_free(). 0, or -ENOMEM. */
-int cache_entry_copy_text(const struct cache *cache, const struct cache_entry *entry, char **text,
-			  size_t *length);
+/* True when the entries are a whole listing (a listing was read once), fresh or not. */
+bool cache_has_listing(const struct cache *cache);
+/* True when there is a listing and it holds at now_ms. */
+bool cache_is_fresh(const struct cache *cache, int64_t now_ms);
+/*
+ * The listing holds again from now_ms: the API answered 304, or could not
+ * answer and the cached listing stands in for another ttl_ms.
+ */
+void cache_confirm(struct cache *cache, int64_t now_ms);
+/* Everything cached holds until until_ms, if that is later than an earlier quiet. */
+void cache_quiet_until(struct cache *cache, int64_t until_ms);
+
+/*
+ * The listing's ETag, to revalidate it with If-None-Match: copied into etag
+ * (CACHE_ETAG_MAX bytes); false when there is no listing or no ETag.
+ */
+bool cache_etag(const struct cache *cache, char *etag);
+/* The ETag of the listing just taken; "" (or one too long to keep) forgets it. */
+void cache_set_etag(struct cache *cache, const char *etag);
+
+/* Moves whenever a token comes, goes or changes, or the listing is confirmed. */
+uint64_t cache_version(const struct cache *cache);
+
+enum cache_state {
+	CACHE_ABSENT, /* not cached */
+	CACHE_STALE,  /* cached, but its confirmation no longer holds */
+	CACHE_FRESH,
+};
+
+/* Whether id is cached and holds at now_ms; when cached, *token gets it (token may be NULL). */
+enum cache_state cache_find(const struct cache *cache, const char *id, int64_t now_ms,
+			    struct rr_token *token);
+
+/* Whether id is cached, fresh or not. */
+bool cache_contains(const struct cache *cache, const char *id);
+
+/*
+ * A copy of id's text, to secret_free(): 0, -ENOENT when id is not cached,
+ * -ENODATA when it is but its text was not read yet, or -ENOMEM.
+ */
+int cache_copy_text(const struct cache *cache, const char *id, char **text, size_t *length);
 
 /* Adds or updates one token (and its text, when given); 0, -EIO for a bad id, or -ENOMEM. */
 int cache_put(struct cache *cache, const struct decoded_token *token, int64_t now_ms);

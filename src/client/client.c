@@ -70,21 +70,11 @@ struct rr_client {
 	bool bulk_failed;
 
 	struct outcome_log outcome_log;
-	/* Until then (monotonic ms) reads are answered from the cache: the server asked for quiet.
-	 */
-	int64_t quiet_until_ms;
 };
 
 static int64_t client_now(void)
 {
 	return (int64_t)time(NULL);
-}
-
-static bool client_listing_is_fresh(const struct rr_client *client, int64_t now_ms)
-{
-	return client->cache.listing_valid &&
-	       (now_ms - client->cache.listing_ms < client->list_ttl_ms ||
-		now_ms < client->quiet_until_ms);
 }
 
 /*
@@ -99,9 +89,9 @@ static void client_serve_cached(struct rr_client *client, const struct outcome *
 
 	outcome_log_serving_cached(&client->outcome_log, outcome);
 	if (quiet_ms > 0)
-		client->quiet_until_ms =
-		    monotonic_ms() +
-		    (quiet_ms < CLIENT_QUIET_MAX_MS ? quiet_ms : CLIENT_QUIET_MAX_MS);
+		cache_quiet_until(&client->cache, monotonic_ms() + (quiet_ms < CLIENT_QUIET_MAX_MS
+									? quiet_ms
+									: CLIENT_QUIET_MAX_MS));
 }
 
 /* Lock held. */
@@ -111,10 +101,9 @@ static int client_apply_listing(struct rr_client *client, struct walk *walk, boo
 	int error;
 
 	if (walk->unchanged) {
-		if (!client->cache.listing_valid)
+		if (!cache_has_listing(&client->cache))
 			return -EIO;
-		client->cache.listing_ms = monotonic_ms();
-		client->cache.version++;
+		cache_confirm(&client->cache, monotonic_ms());
 		return 0;
 	}
 	error = cache_replace(&client->cache, &walk->listing, client->flights.changes,
@@ -128,11 +117,9 @@ static int client_apply_listing(struct rr_client *client, struct walk *walk, boo
 	 * long as the bulk answer showed the same tokens.
 	 */
 	if (with_texts && changed)
-		client->cache.etag[0] = '\0';
-	else if (!with_texts && strlen(walk->etag) < sizeof(client->cache.etag))
-		memcpy(client->cache.etag, walk->etag, strlen(walk->etag) + 1);
+		cache_set_etag(&client->cache, "");
 	else if (!with_texts)
-		client->cache.etag[0] = '\0';
+		cache_set_etag(&client->cache, walk->etag);
 	return 0;
 }
 
@@ -155,10 +142,8 @@ static int client_fetch_listing(struct rr_client *client, const char *operation,
 	int error;
 
 	flight_listing_begin(&client->flights);
-	if (!with_texts && client->cache.listing_valid && client->cache.etag[0] != '\0') {
-		memcpy(etag, client->cache.etag, sizeof(etag));
+	if (!with_texts && cache_etag(&client->cache, etag))
 		if_none_match = etag;
-	}
 	walk_init(&walk, &client->cache);
 	pthread_mutex_unlock(&client->lock);
 	error = walk_listing(&walk, client->http, &client->outcome_log, operation, with_texts,
@@ -177,10 +162,9 @@ static int client_fetch_listing(struct rr_client *client, const char *operation,
 	}
 	walk_release(&walk);
 
-	if (error != 0 && !errors_is_authoritative(error) && client->cache.listing_valid) {
+	if (error != 0 && !errors_is_authoritative(error) && cache_has_listing(&client->cache)) {
 		client_serve_cached(client, outcome);
-		client->cache.listing_ms = monotonic_ms();
-		client->cache.version++;
+		cache_confirm(&client->cache, monotonic_ms());
 	} else if (error != 0 && !quiet) {
 		log_error("%s", outcome->line);
 	}
@@ -199,13 +183,6 @@ static int client_refresh_listing(struct rr_client *client, const char *operatio
 	if (client->flights.listing_in_flight)
 		return flight_listing_wait(&client->flights);
 	return client_fetch_listing(client, operation, false, false, &outcome);
-}
-
-static void client_token_from_entry(struct rr_token *token, const struct cache_entry *entry)
-{
-	token_id_from_bytes(entry->id, token->id);
-	token->created = entry->created;
-	token->expires = entry->expires;
 }
 
 static void client_token_from_decoded(struct rr_token *token, const struct decoded_token *decoded)
@@ -274,7 +251,7 @@ static int client_fetch_token(struct rr_client *client, const char *operation, c
 
 	if (error == 0) {
 		/* A token that left the cache meanwhile (revoked) is not brought back. */
-		if (epoch == client->removal_epoch || cache_lookup(&client->cache, id) != NULL)
+		if (epoch == client->removal_epoch || cache_contains(&client->cache, id))
 			cache_put(&client->cache, &flight->token, monotonic_ms());
 	} else if (!errors_is_authoritative(error) && cached_fallback) {
 		client_serve_cached(client, &outcome);
@@ -336,7 +313,7 @@ struct rr_client *rr_client_new(const struct rr_client_options *options)
 	pthread_mutex_init(&client->lock, NULL);
 	pthread_mutex_init(&client->own_lock, NULL);
 	flight_init(&client->flights, &client->lock);
-	cache_init(&client->cache);
+	cache_init(&client->cache, client->list_ttl_ms);
 	cache_set_reference(&client->cache, options->token, strlen(options->token));
 	outcome_log_init(&client->outcome_log, client->origin);
 	decode_init();
@@ -444,6 +421,22 @@ bool rr_client_is_own_token(struct rr_client *client, const char *id)
 }
 
 /*
+ * Refreshes a listing that no longer holds. A failure that is not the API's
+ * word on the tokens (no answer, a 5xx, a rate limit) leaves the cached
+ * listing standing, and the read is answered from it. Lock held.
+ */
+static int client_revalidate_listing(struct rr_client *client, const char *operation)
+{
+	int error = client_refresh_listing(client, operation);
+
+	if (!errors_is_authoritative(error) && cache_has_listing(&client->cache))
+		error = 0;
+	/* Tokens may have expired while the request was out. */
+	cache_expire(&client->cache, client_now());
+	return error;
+}
+
+/*
  * The common part of the listing calls, with the lock held: counts as a
  * listing call for the bulk read of texts (also when the kernel answers
  * from its own copy of the listing), and refreshes a stale listing, keeping
@@ -456,13 +449,8 @@ static int client_listing_ensure(struct rr_client *client, const char *operation
 	cache_expire(&client->cache, client_now());
 	client->list_call_ms = monotonic_ms();
 	client->list_called = true;
-	if (!client_listing_is_fresh(client, client->list_call_ms)) {
-		error = client_refresh_listing(client, operation);
-		if (!errors_is_authoritative(error) && client->cache.listing_valid)
-			error = 0;
-		/* Tokens may have expired while the request was out. */
-		cache_expire(&client->cache, client_now());
-	}
+	if (!cache_is_fresh(&client->cache, client->list_call_ms))
+		error = client_revalidate_listing(client, operation);
 	return error;
 }
 
@@ -489,7 +477,7 @@ int rr_client_list_version(struct rr_client *client, const char *operation, uint
 
 	pthread_mutex_lock(&client->lock);
 	error = client_listing_ensure(client, operation);
-	*version = client->cache.version;
+	*version = cache_version(&client->cache);
 	pthread_mutex_unlock(&client->lock);
 	return error;
 }
@@ -497,8 +485,8 @@ int rr_client_list_version(struct rr_client *client, const char *operation, uint
 int rr_client_token_get(struct rr_client *client, const char *operation, const char *id,
 			struct rr_token *token)
 {
-	const struct cache_entry *entry;
 	struct flight_text *flight = NULL;
+	enum cache_state state;
 	int64_t now_ms;
 	int error = 0;
 
@@ -510,31 +498,25 @@ int rr_client_token_get(struct rr_client *client, const char *operation, const c
 	if (client->flights.listing_in_flight)
 		flight_listing_wait(&client->flights);
 	now_ms = monotonic_ms();
-	entry = cache_lookup(&client->cache, id);
+	state = cache_find(&client->cache, id, now_ms, token);
 
-	if (client->cache.listing_valid) {
-		if (!client_listing_is_fresh(client, now_ms)) {
-			error = client_refresh_listing(client, operation);
-			if (!errors_is_authoritative(error) && client->cache.listing_valid)
-				error = 0;
-			cache_expire(&client->cache, client_now());
-			entry = cache_lookup(&client->cache, id);
+	if (cache_has_listing(&client->cache)) {
+		if (!cache_is_fresh(&client->cache, now_ms)) {
+			error = client_revalidate_listing(client, operation);
+			state = cache_find(&client->cache, id, now_ms, token);
 		}
-	} else if (entry == NULL || (now_ms - entry->verified_ms >= client->list_ttl_ms &&
-				     now_ms >= client->quiet_until_ms)) {
-		error = client_fetch_token(client, operation, id, entry != NULL, &flight);
+	} else if (state != CACHE_FRESH) {
+		error = client_fetch_token(client, operation, id, state == CACHE_STALE, &flight);
 		if (error == 0) {
 			client_token_from_decoded(token, &flight->token);
 			goto out;
 		}
-		entry = cache_lookup(&client->cache, id);
-		if (!errors_is_authoritative(error) && entry != NULL)
+		state = cache_find(&client->cache, id, now_ms, token);
+		if (!errors_is_authoritative(error) && state != CACHE_ABSENT)
 			error = 0;
 	}
-	if (error == 0 && entry == NULL)
+	if (error == 0 && state == CACHE_ABSENT)
 		error = -ENOENT;
-	if (error == 0)
-		client_token_from_entry(token, entry);
 out:
 	if (flight != NULL)
 		flight_text_release(flight);
@@ -545,7 +527,7 @@ out:
 /* A text miss right after a listing call, with more texts missing: the bulk request pays. */
 static bool client_bulk_read_likely(const struct rr_client *client, int64_t now_ms)
 {
-	return client_listing_is_fresh(client, now_ms) && client->list_called &&
+	return cache_is_fresh(&client->cache, now_ms) && client->list_called &&
 	       now_ms - client->list_call_ms < client->list_ttl_ms &&
 	       !(client->bulk_failed && now_ms - client->bulk_failed_ms < client->list_ttl_ms) &&
 	       cache_missing_texts(&client->cache) > 1;
@@ -563,7 +545,6 @@ static int client_copy_text(const char *source, size_t source_length, char **tex
 int rr_client_token_text(struct rr_client *client, const char *operation, const char *id,
 			 char **text, size_t *length)
 {
-	const struct cache_entry *entry;
 	struct flight_text *flight = NULL;
 	bool waited = false;
 	bool bulk_tried = false;
@@ -576,15 +557,12 @@ int rr_client_token_text(struct rr_client *client, const char *operation, const 
 	for (;;) {
 		int64_t now_ms = monotonic_ms();
 
-		entry = cache_lookup(&client->cache, id);
-		if (entry != NULL && entry->text != NULL) {
-			error = cache_entry_copy_text(&client->cache, entry, text, length);
+		error = cache_copy_text(&client->cache, id, text, length);
+		if (error != -ENOENT && error != -ENODATA)
 			break;
-		}
-		if (entry == NULL && client_listing_is_fresh(client, now_ms)) {
-			error = -ENOENT;
+		/* Not in a listing that holds: no such token. */
+		if (error == -ENOENT && cache_is_fresh(&client->cache, now_ms))
 			break;
-		}
 		/* A listing in flight may be the bulk read that brings this text. */
 		if (client->flights.listing_in_flight && !waited) {
 			waited = true;
@@ -775,8 +753,8 @@ int rr_client_token_revoke(struct rr_client *client, const char *operation, cons
 		return -ENOENT;
 	pthread_mutex_lock(&client->lock);
 	cache_expire(&client->cache, client_now());
-	known_absent = cache_lookup(&client->cache, id) == NULL &&
-		       client_listing_is_fresh(client, monotonic_ms());
+	known_absent =
+	    !cache_contains(&client->cache, id) && cache_is_fresh(&client->cache, monotonic_ms());
 	pthread_mutex_unlock(&client->lock);
 	if (known_absent)
 		return -ENOENT;
