@@ -24,17 +24,8 @@ struct cache_entry {
 	int64_t created;
 	int64_t expires;     /* 0: never */
 	int64_t verified_ms; /* monotonic time the API last confirmed the token */
-	char *text;	     /* the text packed (see cache.c), a secret buffer; NULL until read */
+	char *text;	     /* the text packed (see jwtpack.h); NULL until read */
 	uint32_t text_length;
-};
-
-/*
- * The header and payload of the client's own token, decoded; texts are
- * packed against them (see cache.c). Set once, before any listing is read.
- */
-struct cache_reference {
-	unsigned char *bytes; /* the header, then the payload; NULL when none */
-	size_t lengths[2];
 };
 
 /* A local create or revoke that a listing fetched at the same time may not show. */
@@ -61,20 +52,12 @@ struct cache {
 	struct rr_token *added; /* first shown by a listing that replaced another */
 	size_t added_count;
 	size_t added_capacity;
-	struct cache_reference reference;
 };
 
 /* An empty cache whose confirmations hold for ttl_ms. */
 void cache_init(struct cache *cache, int64_t ttl_ms);
 /* Frees everything, texts wiped. */
 void cache_destroy(struct cache *cache);
-
-/*
- * Makes the header and payload of text (the client's own token) the
- * reference. A text that is no JWT, or no memory, leaves none: texts are
- * then kept whole.
- */
-void cache_set_reference(struct cache *cache, const char *text, size_t length);
 
 /*
  * Freshness. A listing confirmed by the API (a 200 or a 304) holds for
@@ -140,11 +123,9 @@ struct cache_listing {
 	size_t count;
 	size_t capacity;
 	size_t expected; /* how many entries to make room for at first */
-	const struct cache_reference *reference;
 };
 
-/* A listing to replace the content of cache, which it is packed for and expected to be as long as.
- */
+/* A listing to replace the content of cache, which it is expected to be as long as. */
 void cache_listing_init(struct cache_listing *listing, const struct cache *cache);
 /* Copies one decoded token (and its text, if any); 0, -EIO for a bad id, or -ENOMEM. */
 int cache_listing_add(struct cache_listing *listing, const struct decoded_token *token);
@@ -154,7 +135,7 @@ int cache_listing_finish(struct cache_listing *listing, const char **why);
 void cache_listing_release(struct cache_listing *listing);
 /*
  * Drops every entry read so far, texts wiped, for a listing read again from
- * its start; it stays packed for the same cache, which it needs no access to.
+ * its start; it keeps the length it expects.
  */
 void cache_listing_clear(struct cache_listing *listing);
 

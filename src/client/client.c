@@ -314,7 +314,6 @@ struct rr_client *rr_client_new(const struct rr_client_options *options)
 	pthread_mutex_init(&client->own_lock, NULL);
 	flight_init(&client->flights, &client->lock);
 	cache_init(&client->cache, client->list_ttl_ms);
-	cache_set_reference(&client->cache, options->token, strlen(options->token));
 	outcome_log_init(&client->outcome_log, client->origin);
 	decode_init();
 
@@ -788,11 +787,6 @@ void rr_client_report_gone(struct rr_client *client, const char *id)
 	pthread_mutex_unlock(&client->lock);
 }
 
-/*
- * The cache keeps packing texts against the first token (cache.h): a
- * reference that changed under packed texts would unpack them wrong, and
- * tokens of one user share most of their header and payload anyway.
- */
 int rr_client_set_token(struct rr_client *client, const char *token)
 {
 	char id[RR_TOKEN_ID_LENGTH + 1];
