@@ -1,5 +1,5 @@
 /*
- * SPEC 2.5 as code. TLS failures: a certificate that cannot be verified
+ * The ERRORS section of rerobotsfs(1) as code. TLS failures: a certificate that cannot be verified
  * (unknown CA, wrong host name, expired) is -EACCES, because retrying cannot
  * help and the user must fix trust (cafile=); every other TLS failure
  * (handshake cut, bad CA file) is -EIO.
@@ -67,7 +67,7 @@ int errors_from_answer(long http_status, CURLcode result, long os_errno, const c
 	case 429:
 		return -EAGAIN;
 	default:
-		/* 5xx, and any status SPEC section 3 does not describe. */
+		/* 5xx, and any status docs/openapi.yaml does not describe. */
 		return -EIO;
 	}
 }

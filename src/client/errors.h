@@ -1,6 +1,7 @@
 /*
  * The one table from an API answer (HTTP status, curl result) to the errno
- * a system call gets, SPEC 2.5. Every call of the client goes through it.
+ * a system call gets (rerobotsfs(1), ERRORS). Every call of the client goes
+ * through it.
  */
 #ifndef RR_CLIENT_ERRORS_H
 #define RR_CLIENT_ERRORS_H

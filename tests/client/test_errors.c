@@ -1,4 +1,7 @@
-/* SPEC 2.5 row by row: what the API answered, and the errno the system call gets. */
+/*
+ * The ERRORS section of rerobotsfs(1) row by row: what the API answered, and
+ * the errno the system call gets.
+ */
 #include "errors.h"
 
 #include <errno.h>
