@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "jwtpack.h"
+#include "secret.h"
 
 /* Changes nobody collects stop being queued here, so the queues cannot grow without end. */
 #define CACHE_REMOVED_MAX 100000
@@ -97,7 +98,7 @@ static int cache_entry_copy_text(const struct cache *cache, const struct cache_e
 
 static void cache_entry_clear(struct cache_entry *entry)
 {
-	jwtpack_free(entry->text, entry->text_length);
+	secret_free(entry->text);
 	entry->text = NULL;
 	entry->text_length = 0;
 }

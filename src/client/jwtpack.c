@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "secret.h"
+
 #define JWTPACK_RAW	 0
 #define JWTPACK_JWT	 1
 #define JWTPACK_PARTS	 3
@@ -144,8 +146,7 @@ static bool jwtpack_pack_jwt(const char *text, size_t length, unsigned char *pac
 
 char *jwtpack_pack(const char *text, size_t length)
 {
-	size_t room = length + JWTPACK_HEADER + 1;
-	char *scratch = malloc(room);
+	char *scratch = malloc(length + JWTPACK_HEADER + 1);
 	char *check = malloc(length + 1);
 	char *packed = NULL;
 	size_t size;
@@ -167,19 +168,7 @@ char *jwtpack_pack(const char *text, size_t length)
 	if (packed != NULL)
 		memcpy(packed, scratch, size);
 out:
-	if (scratch != NULL)
-		explicit_bzero(scratch, room);
-	if (check != NULL)
-		explicit_bzero(check, length + 1);
-	free(scratch);
-	free(check);
+	secret_free(scratch);
+	secret_free(check);
 	return packed;
-}
-
-void jwtpack_free(char *packed, size_t text_length)
-{
-	if (packed == NULL)
-		return;
-	explicit_bzero(packed, jwtpack_size(packed, text_length));
-	free(packed);
 }

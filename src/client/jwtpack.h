@@ -9,20 +9,17 @@
  * A packed text starts with its kind: JWTPACK_RAW, then the text; or
  * JWTPACK_JWT, then the character lengths of the three parts (2 bytes each,
  * little-endian), then the bytes each part encodes, one after another.
- * Every buffer here holds token text: each is wiped before it is freed.
+ * Every buffer here holds token text: each is freed with secret_free().
  */
 #ifndef RR_CLIENT_JWTPACK_H
 #define RR_CLIENT_JWTPACK_H
 
 #include <stddef.h>
 
-/* text (length bytes) packed, in a buffer of its own; NULL without memory. */
+/* text (length bytes) packed, in a buffer of its own to secret_free(); NULL without memory. */
 char *jwtpack_pack(const char *text, size_t length);
 
 /* Writes the text packed holds (text_length bytes, then a NUL) into text. */
 void jwtpack_unpack(const char *packed, size_t text_length, char *text);
-
-/* Wipes and frees a packed text of text_length characters; NULL is left alone. */
-void jwtpack_free(char *packed, size_t text_length);
 
 #endif
