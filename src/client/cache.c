@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "jwtpack.h"
 #include "secret.h"
 
@@ -186,19 +187,13 @@ int cache_copy_text(const struct cache *cache, const char *id, char **text, size
 
 static bool cache_reserve_removed(struct cache *cache, size_t more)
 {
-	size_t needed = cache->removed_count + more;
-	size_t capacity = cache->removed_capacity ? cache->removed_capacity : 16;
-	char(*removed)[RR_TOKEN_ID_LENGTH + 1];
+	char(*removed)[RR_TOKEN_ID_LENGTH + 1] =
+	    grow_array(cache->removed, &cache->removed_capacity, cache->removed_count + more,
+		       sizeof(*removed), 16);
 
-	if (needed <= cache->removed_capacity)
-		return true;
-	while (capacity < needed)
-		capacity *= 2;
-	removed = realloc(cache->removed, capacity * sizeof(*removed));
 	if (removed == NULL)
 		return false;
 	cache->removed = removed;
-	cache->removed_capacity = capacity;
 	return true;
 }
 
@@ -220,18 +215,15 @@ void cache_report_gone(struct cache *cache, const char *id)
 /* Queues a token as added; without room the kernel just learns of it later, from a listing. */
 static void cache_report_added(struct cache *cache, const struct cache_entry *entry)
 {
-	size_t capacity = cache->added_capacity ? 2 * cache->added_capacity : 16;
 	struct rr_token *added;
 
 	if (cache->added_count >= CACHE_ADDED_MAX)
 		return;
-	if (cache->added_count == cache->added_capacity) {
-		added = realloc(cache->added, capacity * sizeof(*added));
-		if (added == NULL)
-			return;
-		cache->added = added;
-		cache->added_capacity = capacity;
-	}
+	added = grow_array(cache->added, &cache->added_capacity, cache->added_count + 1,
+			   sizeof(*added), 16);
+	if (added == NULL)
+		return;
+	cache->added = added;
 	cache_token_from_entry(entry, &cache->added[cache->added_count++]);
 }
 
@@ -273,16 +265,12 @@ int cache_put(struct cache *cache, const struct decoded_token *token, int64_t no
 		return -EIO;
 	index = cache_search(cache, id, &found);
 	if (!found) {
-		if (cache->count == cache->capacity) {
-			size_t capacity = cache->capacity ? cache->capacity * 2 : 16;
-			struct cache_entry *entries =
-			    realloc(cache->entries, capacity * sizeof(*entries));
+		struct cache_entry *entries = grow_array(cache->entries, &cache->capacity,
+							 cache->count + 1, sizeof(*entries), 16);
 
-			if (entries == NULL)
-				return -ENOMEM;
-			cache->entries = entries;
-			cache->capacity = capacity;
-		}
+		if (entries == NULL)
+			return -ENOMEM;
+		cache->entries = entries;
 		memmove(&cache->entries[index + 1], &cache->entries[index],
 			(cache->count - index) * sizeof(*cache->entries));
 		memset(&cache->entries[index], 0, sizeof(*cache->entries));

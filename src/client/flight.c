@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "secret.h"
 
 void flight_init(struct flights *flights, pthread_mutex_t *lock)
@@ -46,18 +47,15 @@ int flight_listing_wait(struct flights *flights)
 
 void flight_record_change(struct flights *flights, const char *id, bool created)
 {
+	struct cache_change *changes;
+
 	if (!flights->listing_in_flight)
 		return;
-	if (flights->change_count == flights->change_capacity) {
-		size_t capacity = flights->change_capacity ? flights->change_capacity * 2 : 8;
-		struct cache_change *changes =
-		    realloc(flights->changes, capacity * sizeof(*changes));
-
-		if (changes == NULL)
-			return;
-		flights->changes = changes;
-		flights->change_capacity = capacity;
-	}
+	changes = grow_array(flights->changes, &flights->change_capacity, flights->change_count + 1,
+			     sizeof(*changes), 8);
+	if (changes == NULL)
+		return;
+	flights->changes = changes;
 	memcpy(flights->changes[flights->change_count].id, id, RR_TOKEN_ID_LENGTH + 1);
 	flights->changes[flights->change_count++].created = created;
 }

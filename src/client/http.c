@@ -24,6 +24,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "grow.h"
 #include "log.h"
 #include "secret.h"
 
@@ -442,19 +443,16 @@ static CURL *http_handle_take(struct http_pool *pool, CURLcode *result)
 /* Keeps the handle, and with it its open connection, for the next request. */
 static void http_handle_give_back(struct http_pool *pool, CURL *handle)
 {
-	pthread_mutex_lock(&pool->idle_lock);
-	if (pool->idle_count == pool->idle_capacity) {
-		size_t capacity = pool->idle_capacity ? pool->idle_capacity * 2 : 8;
-		CURL **idle = realloc(pool->idle, capacity * sizeof(*idle));
+	CURL **idle;
 
-		if (idle == NULL) {
-			pthread_mutex_unlock(&pool->idle_lock);
-			curl_easy_cleanup(handle);
-			return;
-		}
-		pool->idle = idle;
-		pool->idle_capacity = capacity;
+	pthread_mutex_lock(&pool->idle_lock);
+	idle = grow_array(pool->idle, &pool->idle_capacity, pool->idle_count + 1, sizeof(*idle), 8);
+	if (idle == NULL) {
+		pthread_mutex_unlock(&pool->idle_lock);
+		curl_easy_cleanup(handle);
+		return;
 	}
+	pool->idle = idle;
 	pool->idle[pool->idle_count++] = handle;
 	pthread_mutex_unlock(&pool->idle_lock);
 }
