@@ -605,28 +605,25 @@ size_t cache_copy_tokens(const struct cache *cache, const unsigned char *from,
 	return copied;
 }
 
-size_t cache_take_removed(struct cache *cache, char (*ids)[RR_TOKEN_ID_LENGTH + 1], size_t max)
+/* Moves at most max items from the front of a queue of *count items into out; returns how many. */
+static size_t cache_queue_take(void *queue, size_t *count, size_t item_size, void *out, size_t max)
 {
-	size_t taken = cache->removed_count < max ? cache->removed_count : max;
+	size_t taken = *count < max ? *count : max;
 
 	if (taken == 0)
 		return 0;
-	memcpy(ids, cache->removed, taken * sizeof(*ids));
-	memmove(cache->removed, cache->removed + taken,
-		(cache->removed_count - taken) * sizeof(*cache->removed));
-	cache->removed_count -= taken;
+	memcpy(out, queue, taken * item_size);
+	memmove(queue, (char *)queue + taken * item_size, (*count - taken) * item_size);
+	*count -= taken;
 	return taken;
+}
+
+size_t cache_take_removed(struct cache *cache, char (*ids)[RR_TOKEN_ID_LENGTH + 1], size_t max)
+{
+	return cache_queue_take(cache->removed, &cache->removed_count, sizeof(*ids), ids, max);
 }
 
 size_t cache_take_added(struct cache *cache, struct rr_token *tokens, size_t max)
 {
-	size_t taken = cache->added_count < max ? cache->added_count : max;
-
-	if (taken == 0)
-		return 0;
-	memcpy(tokens, cache->added, taken * sizeof(*tokens));
-	memmove(cache->added, cache->added + taken,
-		(cache->added_count - taken) * sizeof(*cache->added));
-	cache->added_count -= taken;
-	return taken;
+	return cache_queue_take(cache->added, &cache->added_count, sizeof(*tokens), tokens, max);
 }
