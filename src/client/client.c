@@ -1,78 +1,40 @@
 /*
- * The public calls of rerobots/client.h: which request each one makes, if
- * any, and the single flights that let concurrent callers share one request.
- *
- * One mutex guards the cache and the flights and is never held during a
- * request. One condition variable is broadcast whenever a flight lands;
- * waiters check whether it was theirs.
+ * The client: its making, the check before mounting, its own token, and
+ * the reads of rerobots/client.h, each answered from the cache while it
+ * holds (cache.h) and otherwise with the fewest requests, shared by
+ * concurrent callers (flight.h). The creates and revokes are in change.c.
  *
  *   list          fresh listing: none; else GET /tokens?limit=1000 (If-None-Match),
- *                 then a GET with after=NEXT per further page
+ *                 then a GET with after=NEXT per further page (walk.h)
  *   token_get     fresh listing: none; stale: as list; none: GET /token/ID
  *   token_text    cached: none; after a listing call: the pages of
  *                 GET /tokens?with_token=1 once; else GET /token/ID
  *   check         GET /tokens, every page: the mount starts with the listing
  *   token_create  POST /tokens, retried with the same Idempotency-Key
  *   token_revoke  POST /revoke/ID, retried (revoking is idempotent)
+ *
+ * The client's mutex guards the cache and the flights and is never held
+ * during a request.
  */
-#include "rerobots/client.h"
-
 #include <errno.h>
-#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
-#include "cache.h"
-#include "decode.h"
+#include "client_private.h"
 #include "errors.h"
-#include "flight.h"
-#include "hex.h"
-#include "http.h"
 #include "log.h"
 #include "monotonic.h"
-#include "outcome.h"
-#include "settle.h"
 #include "secret.h"
 #include "token_id.h"
 #include "walk.h"
 
-#define CLIENT_RETRY_FIRST_MS	 100
-#define CLIENT_RETRY_MAX_MS	 1000
-#define CLIENT_IDEMPOTENCY_BYTES 16
 /* The longest a server's Retry-After or rate-limit reset keeps reads on the cache. */
 #define CLIENT_QUIET_MAX_MS (3600 * 1000L)
 
-struct rr_client {
-	struct http_pool *http;
-	struct settle *settle; /* creates whose outcome is unknown */
-	char *origin;
-	/* The token the client authenticates with, which rr_client_set_token() may change. */
-	pthread_mutex_t own_lock;
-	char own_id[RR_TOKEN_ID_LENGTH + 1];
-	long timeout_ms;
-	int64_t list_ttl_ms;
-
-	pthread_mutex_t lock;
-	struct cache cache;
-	struct flights flights;
-
-	/* Bumped whenever tokens leave the cache, so a slower answer cannot bring one back. */
-	uint64_t removal_epoch;
-	/* When rr_client_list last ran: a text miss soon after is likely a bulk read. */
-	int64_t list_call_ms;
-	bool list_called;
-	/* When a bulk request last failed: until list_ttl later, texts are read one by one. */
-	int64_t bulk_failed_ms;
-	bool bulk_failed;
-
-	struct outcome_log outcome_log;
-};
-
-static int64_t client_now(void)
+int64_t client_now(void)
 {
 	return (int64_t)time(NULL);
 }
@@ -185,7 +147,7 @@ static int client_refresh_listing(struct rr_client *client, const char *operatio
 	return client_fetch_listing(client, operation, false, false, &outcome);
 }
 
-static void client_token_from_decoded(struct rr_token *token, const struct decoded_token *decoded)
+void client_token_from_decoded(struct rr_token *token, const struct decoded_token *decoded)
 {
 	memcpy(token->id, decoded->id, RR_TOKEN_ID_LENGTH + 1);
 	token->created = decoded->created;
@@ -266,8 +228,6 @@ static int client_fetch_token(struct rr_client *client, const char *operation, c
 	return error;
 }
 
-static int client_settle_revoke(void *user, const char *operation, const char *id);
-
 struct rr_client *rr_client_new(const struct rr_client_options *options)
 {
 	struct http_options http_options;
@@ -329,7 +289,7 @@ struct rr_client *rr_client_new(const struct rr_client_options *options)
 		rr_client_free(client);
 		return NULL;
 	}
-	client->settle = settle_new(client->http, client_settle_revoke, client);
+	client->settle = settle_new(client->http, change_settle_revoke, client);
 	if (client->settle == NULL) {
 		log_error("cannot make the API client: %s", strerror(ENOMEM));
 		rr_client_free(client);
@@ -593,177 +553,6 @@ int rr_client_token_text(struct rr_client *client, const char *operation, const 
 		flight_text_release(flight);
 	pthread_mutex_unlock(&client->lock);
 	return error;
-}
-
-/* Waits before the next try of a request whose answer was lost; false when out of time. */
-static bool client_retry_pause(int64_t deadline_ms, int64_t *pause_ms)
-{
-	if (monotonic_ms() + *pause_ms >= deadline_ms)
-		return false;
-	monotonic_sleep_ms(*pause_ms);
-	*pause_ms = *pause_ms * 2 < CLIENT_RETRY_MAX_MS ? *pause_ms * 2 : CLIENT_RETRY_MAX_MS;
-	return true;
-}
-
-/*
- * Sends an idempotent request until it gets an answer or the call's time is
- * up; the caller releases the response and logs the outcome's line.
- */
-static int client_perform_retrying(struct rr_client *client, const char *operation,
-				   struct http_request *request, struct http_response *response,
-				   struct outcome *outcome)
-{
-	int64_t deadline_ms = monotonic_ms() + client->timeout_ms;
-	int64_t pause_ms = CLIENT_RETRY_FIRST_MS;
-
-	for (;;) {
-		int64_t remaining_ms = deadline_ms - monotonic_ms();
-
-		request->timeout_ms = remaining_ms > 1 ? (long)remaining_ms : 1;
-		http_perform(client->http, request, response);
-		if (response->result == CURLE_OK ||
-		    !errors_transport_is_transient(response->result) ||
-		    !client_retry_pause(deadline_ms, &pause_ms))
-			break;
-		http_response_release(response);
-	}
-	return outcome_from_response(&client->outcome_log, outcome, operation, request, response);
-}
-
-static int client_idempotency_key(char *key, size_t size)
-{
-	unsigned char random[CLIENT_IDEMPOTENCY_BYTES];
-
-	if (size < 2 * sizeof(random) + 1 ||
-	    getrandom(random, sizeof(random), 0) != (ssize_t)sizeof(random))
-		return -EIO;
-	hex_encode(random, sizeof(random), key);
-	return 0;
-}
-
-/*
- * Whether a failed create may have made a token all the same: its answer
- * was lost or cut, late, a 5xx, or a success whose body is not a token. A
- * refused connection or a 4xx made none.
- */
-static bool client_create_may_have_made(const struct http_response *response)
-{
-	switch (response->result) {
-	case CURLE_OK:
-		return response->status >= 500 ||
-		       (response->status >= 200 && response->status < 300);
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_RESOLVE_PROXY:
-	case CURLE_COULDNT_CONNECT:
-		return false;
-	default:
-		return true;
-	}
-}
-
-int rr_client_token_create(struct rr_client *client, const char *operation, int64_t duration,
-			   struct rr_token *token)
-{
-	char key[2 * CLIENT_IDEMPOTENCY_BYTES + 1];
-	char body[64];
-	struct http_request request = {
-	    .method = "POST",
-	    .path = "/tokens",
-	    .body = body,
-	    .idempotency_key = key,
-	};
-	struct http_response response;
-	struct outcome outcome;
-	struct decoded_token decoded;
-	json_t *root = NULL;
-	const char *why = NULL;
-	int error;
-
-	if (duration <= 0)
-		return -EINVAL;
-	if (client_idempotency_key(key, sizeof(key)) != 0) {
-		log_error("%s: cannot make an Idempotency-Key: %s", operation, strerror(errno));
-		return -EIO;
-	}
-	snprintf(body, sizeof(body), "{\"duration\": %" PRId64 "}", duration);
-	error = client_perform_retrying(client, operation, &request, &response, &outcome);
-	if (error == 0) {
-		error = decode_token(response.body, response.body_length, &decoded, &root, &why);
-		if (error != 0)
-			outcome_bad_body(&outcome, operation, &request, error, why);
-	}
-	if (error != 0) {
-		log_error("%s", outcome.line);
-		if (client_create_may_have_made(&response))
-			settle_add(client->settle, operation, key, body);
-		goto out;
-	}
-
-	pthread_mutex_lock(&client->lock);
-	/* Out of memory here only means the next listing shows the token. */
-	if (cache_put(&client->cache, &decoded, monotonic_ms()) == 0)
-		flight_record_change(&client->flights, decoded.id, true);
-	pthread_mutex_unlock(&client->lock);
-	client_token_from_decoded(token, &decoded);
-out:
-	json_decref(root);
-	http_response_release(&response);
-	return error;
-}
-
-/*
- * POST /revoke/ID, retried, and the token out of the cache. With report
- * the kernel is told of it; it learns of a local rmdir by itself, of a 404
- * it must be told.
- */
-static int client_revoke(struct rr_client *client, const char *operation, const char *id,
-			 bool report)
-{
-	char path[sizeof("/revoke/") + RR_TOKEN_ID_LENGTH];
-	struct http_request request = {.method = "POST", .path = path};
-	struct http_response response;
-	struct outcome outcome;
-	int error;
-
-	snprintf(path, sizeof(path), "/revoke/%s", id);
-	error = client_perform_retrying(client, operation, &request, &response, &outcome);
-	http_response_release(&response);
-	if (error != 0)
-		log_error("%s", outcome.line);
-	if (error != 0 && error != -ENOENT)
-		return error;
-
-	pthread_mutex_lock(&client->lock);
-	cache_remove(&client->cache, id, report || error == -ENOENT);
-	client->removal_epoch++;
-	if (error == 0)
-		flight_record_change(&client->flights, id, false);
-	pthread_mutex_unlock(&client->lock);
-	return error;
-}
-
-int rr_client_token_revoke(struct rr_client *client, const char *operation, const char *id)
-{
-	bool known_absent;
-
-	if (rr_client_is_own_token(client, id))
-		return -EBUSY;
-	if (id == NULL || !token_id_is_valid(id))
-		return -ENOENT;
-	pthread_mutex_lock(&client->lock);
-	cache_expire(&client->cache, client_now());
-	known_absent =
-	    !cache_contains(&client->cache, id) && cache_is_fresh(&client->cache, monotonic_ms());
-	pthread_mutex_unlock(&client->lock);
-	if (known_absent)
-		return -ENOENT;
-	return client_revoke(client, operation, id, false);
-}
-
-/* A token that a create whose outcome was unknown made: not in any listing yet, maybe. */
-static int client_settle_revoke(void *user, const char *operation, const char *id)
-{
-	return client_revoke(user, operation, id, true);
 }
 
 size_t rr_client_collect_removed(struct rr_client *client, int64_t now,
