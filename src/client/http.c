@@ -11,6 +11,10 @@
  * headers it was sent with, and a 401 to a request sent with the current
  * ones gives the pool's owner one chance to replace them before the request
  * is sent once more.
+ *
+ * One file of 650 lines because the pool, its handles and its credentials
+ * share the pool's locks and lifetime: split, each part would need the
+ * pool's insides, and only this file knows curl.
  */
 #include "http.h"
 
