@@ -2,8 +2,12 @@
  * What the client knows about tokens: the last listing, sorted by id for
  * O(log n) lookups, each entry with its text once read, the queue of ids
  * that left without a local revoke and the queue of tokens that a listing
- * showed first. Not locked: the client holds its mutex
- * around every call.
+ * showed first. Not locked: the client holds its mutex around every call.
+ *
+ * A token comes in as the decoder's struct decoded_token (decode.h) and
+ * goes out as the API's struct rr_token; struct cache_entry is only how the
+ * cache keeps one. The fields below are the cache's own: the client goes
+ * through the functions, which decide what is fresh.
  */
 #ifndef RR_CLIENT_CACHE_H
 #define RR_CLIENT_CACHE_H
@@ -18,7 +22,11 @@
 
 #define CACHE_ETAG_MAX 256
 
-/* 72 bytes: 10,000 of them are the cache's largest block after the texts. */
+/*
+ * A decoded_token as the cache keeps it: the id as its 32 bytes, the text
+ * packed. 72 bytes: 10,000 of them are the cache's largest block after the
+ * texts.
+ */
 struct cache_entry {
 	unsigned char id[TOKEN_ID_BYTES];
 	int64_t created;
