@@ -3,7 +3,7 @@
  *
  * Everything the filesystem knows about tokens comes through these calls;
  * the filesystem never builds a URL, parses JSON or decides how long an
- * answer stays true. The client speaks the v1 token API of SPEC section 3
+ * answer stays true. The client speaks the v1 token API of docs/openapi.yaml
  * with libcurl (one kept-alive connection pool shared by all threads),
  * decodes it with jansson and keeps:
  *
@@ -13,10 +13,10 @@
  *
  * Every call is safe from several threads at once; identical requests in
  * flight at the same time are made once. Calls that can fail return 0 or a
- * negative errno from the one table of SPEC 2.5, and log each failure once,
- * in one line naming `operation` (the filesystem operation that asked, e.g.
- * "lookup"), the method and path, the HTTP status and the server's
- * error_message. No token text ever reaches the log.
+ * negative errno from the one table of rerobotsfs(1) (ERRORS), and log each
+ * failure once, in one line naming `operation` (the filesystem operation
+ * that asked, e.g. "lookup"), the method and path, the HTTP status and the
+ * server's error_message. No token text ever reaches the log.
  */
 #ifndef REROBOTS_CLIENT_H
 #define REROBOTS_CLIENT_H

@@ -1,184 +1,42 @@
 /*
- * The public calls of rerobots/client.h: which request each one makes, if
- * any, and the single flights that let concurrent callers share one request.
- *
- * One mutex guards the cache and the flights and is never held during a
- * request. One condition variable is broadcast whenever a flight lands;
- * waiters check whether it was theirs.
+ * The client: its making, the check before mounting, its own token, and
+ * the reads of rerobots/client.h, each answered from the cache while it
+ * holds (cache.h) and otherwise with the fewest requests, shared by
+ * concurrent callers (flight.h). The creates and revokes are in change.c.
  *
  *   list          fresh listing: none; else GET /tokens?limit=1000 (If-None-Match),
- *                 then a GET with after=NEXT per further page
+ *                 then a GET with after=NEXT per further page (walk.h)
  *   token_get     fresh listing: none; stale: as list; none: GET /token/ID
  *   token_text    cached: none; after a listing call: the pages of
  *                 GET /tokens?with_token=1 once; else GET /token/ID
  *   check         GET /tokens, every page: the mount starts with the listing
  *   token_create  POST /tokens, retried with the same Idempotency-Key
  *   token_revoke  POST /revoke/ID, retried (revoking is idempotent)
+ *
+ * The client's mutex guards the cache and the flights and is never held
+ * during a request.
  */
-#include "rerobots/client.h"
-
 #include <errno.h>
-#include <inttypes.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
-#include "cache.h"
-#include "decode.h"
+#include "client_private.h"
 #include "errors.h"
-#include "http.h"
 #include "log.h"
-#include "settle.h"
+#include "monotonic.h"
 #include "secret.h"
 #include "token_id.h"
+#include "walk.h"
 
-#define CLIENT_LINE_MAX		 1024
-#define CLIENT_RETRY_FIRST_MS	 100
-#define CLIENT_RETRY_MAX_MS	 1000
-#define CLIENT_IDEMPOTENCY_BYTES 16
 /* The longest a server's Retry-After or rate-limit reset keeps reads on the cache. */
 #define CLIENT_QUIET_MAX_MS (3600 * 1000L)
 
-/* One GET /token/ID in flight; freed by the last of its owner and waiters. */
-struct text_flight {
-	struct text_flight *next;
-	char id[RR_TOKEN_ID_LENGTH + 1];
-	bool done;
-	int result;
-	unsigned users;
-	struct rr_token token;
-	char *text; /* secret */
-	size_t text_length;
-};
-
-struct rr_client {
-	struct http_pool *http;
-	struct settle *settle; /* creates whose outcome is unknown */
-	char *origin;
-	/* The token the client authenticates with, which rr_client_set_token() may change. */
-	pthread_mutex_t own_lock;
-	char own_id[RR_TOKEN_ID_LENGTH + 1];
-	long timeout_ms;
-	int64_t list_ttl_ms;
-
-	pthread_mutex_t lock;
-	pthread_cond_t landed;
-	struct cache cache;
-
-	bool listing_in_flight;
-	uint64_t listing_generation;
-	int listing_result;
-	/* Local creates and revokes while a listing is in flight; see cache_replace(). */
-	struct cache_change *changes;
-	size_t change_count;
-	size_t change_capacity;
-
-	struct text_flight *text_flights;
-	/* Bumped whenever tokens leave the cache, so a slower answer cannot bring one back. */
-	uint64_t removal_epoch;
-	/* When rr_client_list last ran: a text miss soon after is likely a bulk read. */
-	int64_t list_call_ms;
-	bool list_called;
-	/* When a bulk request last failed: until list_ttl later, texts are read one by one. */
-	int64_t bulk_failed_ms;
-	bool bulk_failed;
-
-	atomic_bool serving_cached;
-	/* Until then (monotonic ms) reads are answered from the cache: the server asked for quiet.
-	 */
-	int64_t quiet_until_ms;
-};
-
-/* The outcome of one request, with the one log line that describes a failure. */
-struct client_outcome {
-	int error;
-	bool transport; /* no HTTP answer */
-	long status;
-	char error_message[DECODE_ERROR_MESSAGE_MAX];
-	char detail[CURL_ERROR_SIZE]; /* curl's error text, or what was wrong with the body */
-	/* An answer whose body is not the JSON docs/openapi.yaml gives for its status. */
-	bool body_unexpected;
-	char line[CLIENT_LINE_MAX];
-	long retry_after_s; /* the server's Retry-After or rate-limit reset, 0 for none */
-};
-
-static int64_t client_now_ms(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
-static int64_t client_now(void)
+int64_t client_now(void)
 {
 	return (int64_t)time(NULL);
-}
-
-static bool client_listing_is_fresh(const struct rr_client *client, int64_t now_ms)
-{
-	return client->cache.listing_valid &&
-	       (now_ms - client->cache.listing_ms < client->list_ttl_ms ||
-		now_ms < client->quiet_until_ms);
-}
-
-static void client_outcome_set_line(struct client_outcome *outcome, const char *operation,
-				    const struct http_request *request)
-{
-	if (outcome->transport)
-		snprintf(outcome->line, sizeof(outcome->line), "%s: %s %s: %s", operation,
-			 request->method, request->path, outcome->detail);
-	else if (outcome->error_message[0] != '\0')
-		snprintf(outcome->line, sizeof(outcome->line), "%s: %s %s: HTTP %ld: %s (%s)",
-			 operation, request->method, request->path, outcome->status,
-			 outcome->error_message, strerror(-outcome->error));
-	else
-		snprintf(outcome->line, sizeof(outcome->line), "%s: %s %s: HTTP %ld: %s (%s)",
-			 operation, request->method, request->path, outcome->status,
-			 outcome->detail[0] != '\0' ? outcome->detail : "no error_message",
-			 strerror(-outcome->error));
-}
-
-/* Maps a failed response through the one errno table; 0 when it succeeded. */
-static int client_outcome_from_response(struct rr_client *client, const char *operation,
-					const struct http_request *request,
-					const struct http_response *response,
-					struct client_outcome *outcome)
-{
-	memset(outcome, 0, sizeof(*outcome));
-	outcome->status = response->status;
-	outcome->transport = response->result != CURLE_OK;
-	outcome->retry_after_s = response->retry_after_s;
-	if (outcome->transport)
-		snprintf(outcome->detail, sizeof(outcome->detail), "%s", response->error_text);
-	else if (response->status >= 400)
-		outcome->body_unexpected =
-		    decode_error_message(response->body, response->body_length,
-					 outcome->error_message,
-					 sizeof(outcome->error_message)) != 0;
-	outcome->error = api_errno(response->status, response->result, response->os_errno,
-				   outcome->error_message, response->rate_limit_exhausted);
-	if (outcome->error != 0)
-		client_outcome_set_line(outcome, operation, request);
-	else if (atomic_exchange(&client->serving_cached, false))
-		log_info("the API at %s answers again: serving fresh data", client->origin);
-	return outcome->error;
-}
-
-/* A success status whose body is not what docs/openapi.yaml describes. */
-static int client_outcome_bad_body(struct client_outcome *outcome, const char *operation,
-				   const struct http_request *request, int error, const char *why)
-{
-	outcome->error = error;
-	/* -EIO is a body that would not decode; anything else failed here, not there. */
-	outcome->body_unexpected = error == -EIO;
-	snprintf(outcome->detail, sizeof(outcome->detail), "%s", why);
-	client_outcome_set_line(outcome, operation, request);
-	return error;
 }
 
 /*
@@ -187,223 +45,31 @@ static int client_outcome_bad_body(struct client_outcome *outcome, const char *o
  * asked for quiet (Retry-After, or a rate limit until its reset) gets it
  * from reads. Lock held.
  */
-static void client_serve_cached(struct rr_client *client, const struct client_outcome *outcome)
+static void client_serve_cached(struct rr_client *client, const struct outcome *outcome)
 {
 	int64_t quiet_ms = outcome->retry_after_s * 1000L;
 
-	if (!atomic_exchange(&client->serving_cached, true))
-		log_warning("serving cached data: %s", outcome->line);
+	outcome_log_serving_cached(&client->outcome_log, outcome);
 	if (quiet_ms > 0)
-		client->quiet_until_ms =
-		    client_now_ms() +
-		    (quiet_ms < CLIENT_QUIET_MAX_MS ? quiet_ms : CLIENT_QUIET_MAX_MS);
-}
-
-static void client_wait_listing(struct rr_client *client)
-{
-	uint64_t generation = client->listing_generation;
-
-	while (client->listing_generation == generation)
-		pthread_cond_wait(&client->landed, &client->lock);
-}
-
-/*
- * A listing read page by page (docs/openapi.yaml, "Pages"): pages of at most
- * this many tokens, the most rerobots-tokend answers, and how many walks
- * a listing that keeps changing under them gets before the refresh fails.
- */
-#define CLIENT_PAGE_LIMIT 1000
-#define CLIENT_WALKS_MAX  3
-
-/* A listing being read, each page decoded as it arrives, into entries the cache takes over. */
-struct client_listing_read {
-	struct decode_stream stream;
-	struct cache_listing listing;
-	/* The last id taken, and whether every id so far came after the one before. */
-	char last_id[RR_TOKEN_ID_LENGTH + 1];
-	bool ascending;
-};
-
-/* What a walk of the pages ended with. */
-struct client_walk {
-	struct client_listing_read read;
-	char etag[HTTP_ETAG_MAX]; /* the first page's: the whole listing's */
-	bool unchanged;		  /* a 304: the cached listing still holds */
-};
-
-static int client_listing_take(void *user, const struct decoded_token *token)
-{
-	struct client_listing_read *read = user;
-
-	if (read->last_id[0] != '\0' && strcmp(token->id, read->last_id) <= 0)
-		read->ascending = false;
-	memcpy(read->last_id, token->id, sizeof(read->last_id));
-	return cache_listing_add(&read->listing, token);
-}
-
-static int client_listing_sink(void *user, const char *data, size_t length)
-{
-	struct client_listing_read *read = user;
-	const char *why;
-
-	return decode_stream_feed(&read->stream, data, length, &why);
-}
-
-/* A walk from the first page; lock not held. */
-static void client_walk_reset(struct client_walk *walk)
-{
-	walk->read.last_id[0] = '\0';
-	walk->read.ascending = true;
-	walk->etag[0] = '\0';
-	walk->unchanged = false;
-}
-
-/*
- * Checks a 200 page once all of it has arrived; statuses that are errors
- * are for the errno table. A page that names a next one, or follows one,
- * must be in id order and end at its next: otherwise a walk could skip
- * tokens or never end. Lock not held.
- */
-static int client_page_finish(struct client_listing_read *read,
-			      const struct http_response *response, bool first, size_t page_start,
-			      const char **why)
-{
-	int error;
-
-	if (response->result != CURLE_OK || response->status == 304 || response->status >= 300)
-		return 0;
-	if (response->status != 200) {
-		*why = "a success status other than 200";
-		return -EIO;
-	}
-	error = decode_stream_finish(&read->stream, why);
-	if (error != 0)
-		return error;
-	if ((!first || read->stream.next[0] != '\0') && !read->ascending) {
-		*why = "the ids of a listing's pages do not go up";
-		return -EIO;
-	}
-	if (read->stream.next[0] != '\0' &&
-	    (read->listing.count == page_start || strcmp(read->stream.next, read->last_id) != 0)) {
-		*why = "\"next\" is not the page's last id";
-		return -EIO;
-	}
-	return 0;
-}
-
-/*
- * Asks for one page (after NULL: the first) and decodes it into walk->read;
- * next gets its "next". 1 when the listing's ETag changed since the first
- * page and another walk may start. Lock not held.
- */
-static int client_read_page(struct rr_client *client, const char *operation, bool with_texts,
-			    const char *after, const char *if_none_match, bool last_walk,
-			    struct client_walk *walk, char *next, struct client_outcome *outcome)
-{
-	char path[sizeof("/tokens?with_token=1&limit=&after=") + 16 + RR_TOKEN_ID_LENGTH];
-	struct http_request request = {
-	    .method = "GET",
-	    .path = path,
-	    .if_none_match = after == NULL ? if_none_match : NULL,
-	    .sink = client_listing_sink,
-	    .sink_user = &walk->read,
-	};
-	size_t page_start = walk->read.listing.count;
-	struct http_response response;
-	const char *why = NULL;
-	int decode_error;
-	int error;
-
-	snprintf(path, sizeof(path), "/tokens?%slimit=%d%s%s", with_texts ? "with_token=1&" : "",
-		 CLIENT_PAGE_LIMIT, after != NULL ? "&after=" : "", after != NULL ? after : "");
-	decode_stream_init(&walk->read.stream, with_texts, client_listing_take, &walk->read);
-	http_perform(client->http, &request, &response);
-	decode_error = client_page_finish(&walk->read, &response, after == NULL, page_start, &why);
-	memcpy(next, walk->read.stream.next, RR_TOKEN_ID_LENGTH + 1);
-	decode_stream_release(&walk->read.stream);
-
-	error = client_outcome_from_response(client, operation, &request, &response, outcome);
-	/* Not one token is missing but the listing itself: the API is not (or no longer) there. */
-	if (error == -ENOENT)
-		error = client_outcome_bad_body(outcome, operation, &request, -EIO,
-						"no listing at this URL");
-	if (error == 0 && decode_error != 0)
-		error = client_outcome_bad_body(outcome, operation, &request, decode_error,
-						why ? why : strerror(-decode_error));
-	if (error == 0 && response.status == 304 && request.if_none_match == NULL)
-		error = client_outcome_bad_body(outcome, operation, &request, -EIO,
-						"304 to a request without If-None-Match");
-	if (error == 0 && response.status == 304) {
-		walk->unchanged = true;
-	} else if (error == 0 && after == NULL) {
-		memcpy(walk->etag, response.etag, sizeof(walk->etag));
-	} else if (error == 0 && strcmp(walk->etag, response.etag) != 0) {
-		/* The pages so far and this one are of two listings. */
-		error = last_walk ? client_outcome_bad_body(outcome, operation, &request, -EIO,
-							    "the listing changed on every walk of "
-							    "its pages")
-				  : 1;
-	}
-	http_response_release(&response);
-	return error;
-}
-
-/*
- * Reads the listing page by page, from the first page to the one without
- * "next", into walk; a walk whose pages turn out to be of more than one
- * listing starts again. A first page without "next" is the whole listing,
- * as a server that does not page answers. Lock not held.
- */
-static int client_walk_listing(struct rr_client *client, const char *operation, bool with_texts,
-			       const char *if_none_match, struct client_walk *walk,
-			       struct client_outcome *outcome)
-{
-	char after[RR_TOKEN_ID_LENGTH + 1];
-	char next[RR_TOKEN_ID_LENGTH + 1];
-	int error = 1;
-
-	for (int walks = 1; error == 1; walks++) {
-		if (walks > 1) {
-			cache_listing_clear(&walk->read.listing);
-			client_walk_reset(walk);
-		}
-		error = client_read_page(client, operation, with_texts, NULL, if_none_match,
-					 walks == CLIENT_WALKS_MAX, walk, next, outcome);
-		while (error == 0 && !walk->unchanged && next[0] != '\0') {
-			memcpy(after, next, sizeof(after));
-			error = client_read_page(client, operation, with_texts, after, NULL,
-						 walks == CLIENT_WALKS_MAX, walk, next, outcome);
-		}
-	}
-	if (error == 0 && !walk->unchanged) {
-		struct http_request request = {
-		    .method = "GET",
-		    .path = with_texts ? "/tokens?with_token=1" : "/tokens",
-		};
-		const char *why = NULL;
-
-		error = cache_listing_finish(&walk->read.listing, &why);
-		if (error != 0)
-			client_outcome_bad_body(outcome, operation, &request, error, why);
-	}
-	return error;
+		cache_quiet_until(&client->cache, monotonic_ms() + (quiet_ms < CLIENT_QUIET_MAX_MS
+									? quiet_ms
+									: CLIENT_QUIET_MAX_MS));
 }
 
 /* Lock held. */
-static int client_apply_listing(struct rr_client *client, struct client_walk *walk, bool with_texts)
+static int client_apply_listing(struct rr_client *client, struct walk *walk, bool with_texts)
 {
 	bool changed;
 	int error;
 
 	if (walk->unchanged) {
-		if (!client->cache.listing_valid)
+		if (!cache_has_listing(&client->cache))
 			return -EIO;
-		client->cache.listing_ms = client_now_ms();
-		client->cache.version++;
+		cache_confirm(&client->cache, monotonic_ms());
 		return 0;
 	}
-	error = cache_replace(&client->cache, &walk->read.listing, client->changes,
-			      client->change_count, client_now_ms(), &changed);
+	error = cache_replace(&client->cache, &walk->listing, client->flights.changes,
+			      client->flights.change_count, monotonic_ms(), &changed);
 	if (error != 0)
 		return error;
 	client->removal_epoch++;
@@ -413,11 +79,9 @@ static int client_apply_listing(struct rr_client *client, struct client_walk *wa
 	 * long as the bulk answer showed the same tokens.
 	 */
 	if (with_texts && changed)
-		client->cache.etag[0] = '\0';
-	else if (!with_texts && strlen(walk->etag) < sizeof(client->cache.etag))
-		memcpy(client->cache.etag, walk->etag, strlen(walk->etag) + 1);
+		cache_set_etag(&client->cache, "");
 	else if (!with_texts)
-		client->cache.etag[0] = '\0';
+		cache_set_etag(&client->cache, walk->etag);
 	return 0;
 }
 
@@ -432,23 +96,20 @@ static int client_apply_listing(struct rr_client *client, struct client_walk *wa
  * mount add to it.
  */
 static int client_fetch_listing(struct rr_client *client, const char *operation, bool with_texts,
-				bool quiet, struct client_outcome *outcome)
+				bool quiet, struct outcome *outcome)
 {
 	char etag[CACHE_ETAG_MAX];
 	const char *if_none_match = NULL;
-	struct client_walk walk;
+	struct walk walk;
 	int error;
 
-	client->listing_in_flight = true;
-	client->change_count = 0;
-	if (!with_texts && client->cache.listing_valid && client->cache.etag[0] != '\0') {
-		memcpy(etag, client->cache.etag, sizeof(etag));
+	flight_listing_begin(&client->flights);
+	if (!with_texts && cache_etag(&client->cache, etag))
 		if_none_match = etag;
-	}
-	cache_listing_init(&walk.read.listing, &client->cache);
-	client_walk_reset(&walk);
+	walk_init(&walk, &client->cache);
 	pthread_mutex_unlock(&client->lock);
-	error = client_walk_listing(client, operation, with_texts, if_none_match, &walk, outcome);
+	error = walk_listing(&walk, client->http, &client->outcome_log, operation, with_texts,
+			     if_none_match, outcome);
 	pthread_mutex_lock(&client->lock);
 
 	if (error == 0) {
@@ -456,25 +117,20 @@ static int client_fetch_listing(struct rr_client *client, const char *operation,
 		if (error != 0) {
 			struct http_request request = {.method = "GET", .path = "/tokens"};
 
-			client_outcome_bad_body(outcome, operation, &request, error,
-						error == -EIO ? "304 without a cached listing"
-							      : strerror(-error));
+			outcome_bad_body(outcome, operation, &request, error,
+					 error == -EIO ? "304 without a cached listing"
+						       : strerror(-error));
 		}
 	}
-	cache_listing_release(&walk.read.listing);
+	walk_release(&walk);
 
-	if (error != 0 && !api_error_is_authoritative(error) && client->cache.listing_valid) {
+	if (error != 0 && !errors_is_authoritative(error) && cache_has_listing(&client->cache)) {
 		client_serve_cached(client, outcome);
-		client->cache.listing_ms = client_now_ms();
-		client->cache.version++;
+		cache_confirm(&client->cache, monotonic_ms());
 	} else if (error != 0 && !quiet) {
 		log_error("%s", outcome->line);
 	}
-	client->listing_in_flight = false;
-	client->change_count = 0;
-	client->listing_result = error;
-	client->listing_generation++;
-	pthread_cond_broadcast(&client->landed);
+	flight_listing_land(&client->flights, error);
 	return error;
 }
 
@@ -484,68 +140,23 @@ static int client_fetch_listing(struct rr_client *client, const char *operation,
  */
 static int client_refresh_listing(struct rr_client *client, const char *operation)
 {
-	struct client_outcome outcome;
+	struct outcome outcome;
 
-	if (client->listing_in_flight) {
-		client_wait_listing(client);
-		return client->listing_result;
-	}
+	if (client->flights.listing_in_flight)
+		return flight_listing_wait(&client->flights);
 	return client_fetch_listing(client, operation, false, false, &outcome);
 }
 
-/* Records a local create or revoke that a listing now in flight may not show yet. */
-static void client_record_change(struct rr_client *client, const char *id, bool created)
-{
-	if (!client->listing_in_flight)
-		return;
-	if (client->change_count == client->change_capacity) {
-		size_t capacity = client->change_capacity ? client->change_capacity * 2 : 8;
-		struct cache_change *changes =
-		    realloc(client->changes, capacity * sizeof(*changes));
-
-		if (changes == NULL)
-			return;
-		client->changes = changes;
-		client->change_capacity = capacity;
-	}
-	memcpy(client->changes[client->change_count].id, id, RR_TOKEN_ID_LENGTH + 1);
-	client->changes[client->change_count++].created = created;
-}
-
-static void client_token_from_entry(struct rr_token *token, const struct cache_entry *entry)
-{
-	token_id_from_bytes(entry->id, token->id);
-	token->created = entry->created;
-	token->expires = entry->expires;
-}
-
-static void client_token_from_decoded(struct rr_token *token, const struct decoded_token *decoded)
+void client_token_from_decoded(struct rr_token *token, const struct decoded_token *decoded)
 {
 	memcpy(token->id, decoded->id, RR_TOKEN_ID_LENGTH + 1);
 	token->created = decoded->created;
 	token->expires = decoded->expires;
 }
 
-static void text_flight_release(struct text_flight *flight)
-{
-	if (--flight->users > 0)
-		return;
-	secret_free(flight->text);
-	free(flight);
-}
-
-static void text_flight_unlink(struct rr_client *client, struct text_flight *flight)
-{
-	struct text_flight **link = &client->text_flights;
-
-	while (*link != flight)
-		link = &(*link)->next;
-	*link = flight->next;
-}
-
 /* GET /token/ID for the flight's owner; lock not held. */
-static int text_flight_request(struct rr_client *client, const char *operation,
-			       struct text_flight *flight, struct client_outcome *outcome)
+static int client_request_token(struct rr_client *client, const char *operation,
+				struct flight_text *flight, struct outcome *outcome)
 {
 	char path[sizeof("/token/") + RR_TOKEN_ID_LENGTH];
 	struct http_request request = {.method = "GET", .path = path};
@@ -557,23 +168,18 @@ static int text_flight_request(struct rr_client *client, const char *operation,
 
 	snprintf(path, sizeof(path), "/token/%s", flight->id);
 	http_perform(client->http, &request, &response);
-	error = client_outcome_from_response(client, operation, &request, &response, outcome);
+	error =
+	    outcome_from_response(&client->outcome_log, outcome, operation, &request, &response);
 	if (error == 0) {
 		error = decode_token(response.body, response.body_length, &decoded, &root, &why);
 		if (error != 0)
-			client_outcome_bad_body(outcome, operation, &request, error, why);
+			outcome_bad_body(outcome, operation, &request, error, why);
 		else if (strcmp(decoded.id, flight->id) != 0)
-			error = client_outcome_bad_body(outcome, operation, &request, -EIO,
-							"the answer is about another token");
+			error = outcome_bad_body(outcome, operation, &request, -EIO,
+						 "the answer is about another token");
 	}
-	if (error == 0) {
-		client_token_from_decoded(&flight->token, &decoded);
-		flight->text = secret_dup(decoded.text, decoded.text_length);
-		flight->text_length = decoded.text_length;
-		if (flight->text == NULL)
-			error = client_outcome_bad_body(outcome, operation, &request, -ENOMEM,
-							strerror(ENOMEM));
-	}
+	if (error == 0 && flight_text_keep(flight, &decoded) != 0)
+		error = outcome_bad_body(outcome, operation, &request, -ENOMEM, strerror(ENOMEM));
 	json_decref(root);
 	http_response_release(&response);
 	return error;
@@ -582,52 +188,34 @@ static int text_flight_request(struct rr_client *client, const char *operation,
 /*
  * GET /token/ID, made once however many threads ask at the same time. Lock
  * held. *landed is the flight (its token and text on success), which the
- * caller releases with text_flight_release() under the lock. With
+ * caller releases with flight_text_release() under the lock. With
  * cached_fallback the caller can answer from the cache unless the API said
  * 404, and the failure is logged as such.
  */
 static int client_fetch_token(struct rr_client *client, const char *operation, const char *id,
-			      bool cached_fallback, struct text_flight **landed)
+			      bool cached_fallback, struct flight_text **landed)
 {
-	struct text_flight *flight;
-	struct client_outcome outcome;
+	struct flight_text *flight;
+	struct outcome outcome;
 	uint64_t epoch = client->removal_epoch;
-	struct decoded_token decoded;
+	bool owner;
 	int error;
 
-	for (flight = client->text_flights; flight != NULL; flight = flight->next)
-		if (strcmp(flight->id, id) == 0)
-			break;
-	if (flight != NULL) {
-		flight->users++;
-		*landed = flight;
-		while (!flight->done)
-			pthread_cond_wait(&client->landed, &client->lock);
-		return flight->result;
-	}
-
-	flight = calloc(1, sizeof(*flight));
+	flight = flight_text_join(&client->flights, id, &owner);
 	if (flight == NULL)
 		return -ENOMEM;
-	memcpy(flight->id, id, RR_TOKEN_ID_LENGTH + 1);
-	flight->users = 1;
-	flight->next = client->text_flights;
-	client->text_flights = flight;
 	*landed = flight;
+	if (!owner)
+		return flight->result;
 	pthread_mutex_unlock(&client->lock);
-	error = text_flight_request(client, operation, flight, &outcome);
+	error = client_request_token(client, operation, flight, &outcome);
 	pthread_mutex_lock(&client->lock);
 
 	if (error == 0) {
-		memcpy(decoded.id, flight->token.id, RR_TOKEN_ID_LENGTH + 1);
-		decoded.created = flight->token.created;
-		decoded.expires = flight->token.expires;
-		decoded.text = flight->text;
-		decoded.text_length = flight->text_length;
 		/* A token that left the cache meanwhile (revoked) is not brought back. */
-		if (epoch == client->removal_epoch || cache_lookup(&client->cache, id) != NULL)
-			cache_put(&client->cache, &decoded, client_now_ms());
-	} else if (!api_error_is_authoritative(error) && cached_fallback) {
+		if (epoch == client->removal_epoch || cache_contains(&client->cache, id))
+			cache_put(&client->cache, &flight->token, monotonic_ms());
+	} else if (!errors_is_authoritative(error) && cached_fallback) {
 		client_serve_cached(client, &outcome);
 	} else {
 		log_error("%s", outcome.line);
@@ -636,14 +224,9 @@ static int client_fetch_token(struct rr_client *client, const char *operation, c
 			client->removal_epoch++;
 		}
 	}
-	text_flight_unlink(client, flight);
-	flight->done = true;
-	flight->result = error;
-	pthread_cond_broadcast(&client->landed);
+	flight_text_land(&client->flights, flight, error);
 	return error;
 }
-
-static int client_settle_revoke(void *user, const char *operation, const char *id);
 
 struct rr_client *rr_client_new(const struct rr_client_options *options)
 {
@@ -689,10 +272,9 @@ struct rr_client *rr_client_new(const struct rr_client_options *options)
 	client->list_ttl_ms = (int64_t)options->list_ttl_seconds * 1000;
 	pthread_mutex_init(&client->lock, NULL);
 	pthread_mutex_init(&client->own_lock, NULL);
-	pthread_cond_init(&client->landed, NULL);
-	cache_init(&client->cache);
-	cache_set_reference(&client->cache, options->token, strlen(options->token));
-	atomic_init(&client->serving_cached, false);
+	flight_init(&client->flights, &client->lock);
+	cache_init(&client->cache, client->list_ttl_ms);
+	outcome_log_init(&client->outcome_log, client->origin);
 	decode_init();
 
 	http_options = (struct http_options){
@@ -707,7 +289,7 @@ struct rr_client *rr_client_new(const struct rr_client_options *options)
 		rr_client_free(client);
 		return NULL;
 	}
-	client->settle = settle_new(client->http, client_settle_revoke, client);
+	client->settle = settle_new(client->http, change_settle_revoke, client);
 	if (client->settle == NULL) {
 		log_error("cannot make the API client: %s", strerror(ENOMEM));
 		rr_client_free(client);
@@ -724,8 +306,7 @@ void rr_client_free(struct rr_client *client)
 	settle_free(client->settle);
 	http_pool_free(client->http);
 	cache_destroy(&client->cache);
-	free(client->changes);
-	pthread_cond_destroy(&client->landed);
+	flight_destroy(&client->flights);
 	pthread_mutex_destroy(&client->own_lock);
 	pthread_mutex_destroy(&client->lock);
 	free(client->origin);
@@ -738,19 +319,19 @@ void rr_client_free(struct rr_client *client)
  * a 404 for GET /tokens, or a body that is not the API's JSON. A 5xx with a
  * web page is left out: that is what a proxy in front of a failing API says.
  */
-static bool client_answer_is_not_the_api(const struct client_outcome *outcome)
+static bool client_answer_is_not_the_api(const struct outcome *outcome)
 {
 	return outcome->status == 404 || (outcome->status < 500 && outcome->body_unexpected);
 }
 
 int rr_client_check(struct rr_client *client, char *message, size_t size)
 {
-	struct client_outcome outcome;
+	struct outcome outcome;
 	int error;
 
 	pthread_mutex_lock(&client->lock);
-	while (client->listing_in_flight)
-		client_wait_listing(client);
+	while (client->flights.listing_in_flight)
+		flight_listing_wait(&client->flights);
 	/* Quiet: the caller prints the message, which must be the mount's one line. */
 	error = client_fetch_listing(client, "check", false, true, &outcome);
 	pthread_mutex_unlock(&client->lock);
@@ -760,7 +341,7 @@ int rr_client_check(struct rr_client *client, char *message, size_t size)
 	else if (outcome.transport && error == -EACCES)
 		snprintf(message, size, "cannot verify the TLS certificate of %s: %s",
 			 client->origin, outcome.detail);
-	else if (outcome.transport && api_error_is_unreachable(error))
+	else if (outcome.transport && errors_is_unreachable(error))
 		snprintf(message, size, "cannot reach %s: %s", client->origin, outcome.detail);
 	else if (outcome.transport)
 		snprintf(message, size, "no valid answer from %s: %s", client->origin,
@@ -799,6 +380,22 @@ bool rr_client_is_own_token(struct rr_client *client, const char *id)
 }
 
 /*
+ * Refreshes a listing that no longer holds. A failure that is not the API's
+ * word on the tokens (no answer, a 5xx, a rate limit) leaves the cached
+ * listing standing, and the read is answered from it. Lock held.
+ */
+static int client_revalidate_listing(struct rr_client *client, const char *operation)
+{
+	int error = client_refresh_listing(client, operation);
+
+	if (!errors_is_authoritative(error) && cache_has_listing(&client->cache))
+		error = 0;
+	/* Tokens may have expired while the request was out. */
+	cache_expire(&client->cache, client_now());
+	return error;
+}
+
+/*
  * The common part of the listing calls, with the lock held: counts as a
  * listing call for the bulk read of texts (also when the kernel answers
  * from its own copy of the listing), and refreshes a stale listing, keeping
@@ -809,15 +406,10 @@ static int client_listing_ensure(struct rr_client *client, const char *operation
 	int error = 0;
 
 	cache_expire(&client->cache, client_now());
-	client->list_call_ms = client_now_ms();
+	client->list_call_ms = monotonic_ms();
 	client->list_called = true;
-	if (!client_listing_is_fresh(client, client->list_call_ms)) {
-		error = client_refresh_listing(client, operation);
-		if (!api_error_is_authoritative(error) && client->cache.listing_valid)
-			error = 0;
-		/* Tokens may have expired while the request was out. */
-		cache_expire(&client->cache, client_now());
-	}
+	if (!cache_is_fresh(&client->cache, client->list_call_ms))
+		error = client_revalidate_listing(client, operation);
 	return error;
 }
 
@@ -844,7 +436,7 @@ int rr_client_list_version(struct rr_client *client, const char *operation, uint
 
 	pthread_mutex_lock(&client->lock);
 	error = client_listing_ensure(client, operation);
-	*version = client->cache.version;
+	*version = cache_version(&client->cache);
 	pthread_mutex_unlock(&client->lock);
 	return error;
 }
@@ -852,8 +444,8 @@ int rr_client_list_version(struct rr_client *client, const char *operation, uint
 int rr_client_token_get(struct rr_client *client, const char *operation, const char *id,
 			struct rr_token *token)
 {
-	const struct cache_entry *entry;
-	struct text_flight *flight = NULL;
+	struct flight_text *flight = NULL;
+	enum cache_state state;
 	int64_t now_ms;
 	int error = 0;
 
@@ -862,37 +454,31 @@ int rr_client_token_get(struct rr_client *client, const char *operation, const c
 	pthread_mutex_lock(&client->lock);
 	cache_expire(&client->cache, client_now());
 	/* A cold listing on its way answers this lookup too. */
-	if (client->listing_in_flight)
-		client_wait_listing(client);
-	now_ms = client_now_ms();
-	entry = cache_lookup(&client->cache, id);
+	if (client->flights.listing_in_flight)
+		flight_listing_wait(&client->flights);
+	now_ms = monotonic_ms();
+	state = cache_find(&client->cache, id, now_ms, token);
 
-	if (client->cache.listing_valid) {
-		if (!client_listing_is_fresh(client, now_ms)) {
-			error = client_refresh_listing(client, operation);
-			if (!api_error_is_authoritative(error) && client->cache.listing_valid)
-				error = 0;
-			cache_expire(&client->cache, client_now());
-			entry = cache_lookup(&client->cache, id);
+	if (cache_has_listing(&client->cache)) {
+		if (!cache_is_fresh(&client->cache, now_ms)) {
+			error = client_revalidate_listing(client, operation);
+			state = cache_find(&client->cache, id, now_ms, token);
 		}
-	} else if (entry == NULL || (now_ms - entry->verified_ms >= client->list_ttl_ms &&
-				     now_ms >= client->quiet_until_ms)) {
-		error = client_fetch_token(client, operation, id, entry != NULL, &flight);
+	} else if (state != CACHE_FRESH) {
+		error = client_fetch_token(client, operation, id, state == CACHE_STALE, &flight);
 		if (error == 0) {
-			*token = flight->token;
+			client_token_from_decoded(token, &flight->token);
 			goto out;
 		}
-		entry = cache_lookup(&client->cache, id);
-		if (!api_error_is_authoritative(error) && entry != NULL)
+		state = cache_find(&client->cache, id, now_ms, token);
+		if (!errors_is_authoritative(error) && state != CACHE_ABSENT)
 			error = 0;
 	}
-	if (error == 0 && entry == NULL)
+	if (error == 0 && state == CACHE_ABSENT)
 		error = -ENOENT;
-	if (error == 0)
-		client_token_from_entry(token, entry);
 out:
 	if (flight != NULL)
-		text_flight_release(flight);
+		flight_text_release(flight);
 	pthread_mutex_unlock(&client->lock);
 	return error;
 }
@@ -900,7 +486,7 @@ out:
 /* A text miss right after a listing call, with more texts missing: the bulk request pays. */
 static bool client_bulk_read_likely(const struct rr_client *client, int64_t now_ms)
 {
-	return client_listing_is_fresh(client, now_ms) && client->list_called &&
+	return cache_is_fresh(&client->cache, now_ms) && client->list_called &&
 	       now_ms - client->list_call_ms < client->list_ttl_ms &&
 	       !(client->bulk_failed && now_ms - client->bulk_failed_ms < client->list_ttl_ms) &&
 	       cache_missing_texts(&client->cache) > 1;
@@ -918,8 +504,7 @@ static int client_copy_text(const char *source, size_t source_length, char **tex
 int rr_client_token_text(struct rr_client *client, const char *operation, const char *id,
 			 char **text, size_t *length)
 {
-	const struct cache_entry *entry;
-	struct text_flight *flight = NULL;
+	struct flight_text *flight = NULL;
 	bool waited = false;
 	bool bulk_tried = false;
 	int error;
@@ -929,227 +514,45 @@ int rr_client_token_text(struct rr_client *client, const char *operation, const 
 	pthread_mutex_lock(&client->lock);
 	cache_expire(&client->cache, client_now());
 	for (;;) {
-		int64_t now_ms = client_now_ms();
+		int64_t now_ms = monotonic_ms();
 
-		entry = cache_lookup(&client->cache, id);
-		if (entry != NULL && entry->text != NULL) {
-			error = cache_entry_copy_text(&client->cache, entry, text, length);
+		error = cache_copy_text(&client->cache, id, text, length);
+		if (error != -ENOENT && error != -ENODATA)
 			break;
-		}
-		if (entry == NULL && client_listing_is_fresh(client, now_ms)) {
-			error = -ENOENT;
+		/* Not in a listing that holds: no such token. */
+		if (error == -ENOENT && cache_is_fresh(&client->cache, now_ms))
 			break;
-		}
 		/* A listing in flight may be the bulk read that brings this text. */
-		if (client->listing_in_flight && !waited) {
+		if (client->flights.listing_in_flight && !waited) {
 			waited = true;
-			client_wait_listing(client);
+			flight_listing_wait(&client->flights);
 			continue;
 		}
-		if (!bulk_tried && !client->listing_in_flight &&
+		if (!bulk_tried && !client->flights.listing_in_flight &&
 		    client_bulk_read_likely(client, now_ms)) {
-			struct client_outcome outcome;
+			struct outcome outcome;
 
 			bulk_tried = true;
 			error = client_fetch_listing(client, operation, true, false, &outcome);
 			if (error != 0) {
 				client->bulk_failed = true;
-				client->bulk_failed_ms = client_now_ms();
+				client->bulk_failed_ms = monotonic_ms();
 			}
 			/* Reading this one text alone cannot fare better when the API is away. */
-			if (api_error_is_unreachable(error))
+			if (errors_is_unreachable(error))
 				break;
 			continue;
 		}
 		error = client_fetch_token(client, operation, id, false, &flight);
 		if (error == 0)
-			error = client_copy_text(flight->text, flight->text_length, text, length);
+			error = client_copy_text(flight->token.text, flight->token.text_length,
+						 text, length);
 		break;
 	}
 	if (flight != NULL)
-		text_flight_release(flight);
+		flight_text_release(flight);
 	pthread_mutex_unlock(&client->lock);
 	return error;
-}
-
-/* Waits before the next try of a request whose answer was lost; false when out of time. */
-static bool client_retry_pause(int64_t deadline_ms, int64_t *pause_ms)
-{
-	int64_t now_ms = client_now_ms();
-	struct timespec pause;
-
-	if (now_ms + *pause_ms >= deadline_ms)
-		return false;
-	pause.tv_sec = *pause_ms / 1000;
-	pause.tv_nsec = (*pause_ms % 1000) * 1000000;
-	nanosleep(&pause, NULL);
-	*pause_ms = *pause_ms * 2 < CLIENT_RETRY_MAX_MS ? *pause_ms * 2 : CLIENT_RETRY_MAX_MS;
-	return true;
-}
-
-/*
- * Sends an idempotent request until it gets an answer or the call's time is
- * up; the caller releases the response and logs the outcome's line.
- */
-static int client_perform_retrying(struct rr_client *client, const char *operation,
-				   struct http_request *request, struct http_response *response,
-				   struct client_outcome *outcome)
-{
-	int64_t deadline_ms = client_now_ms() + client->timeout_ms;
-	int64_t pause_ms = CLIENT_RETRY_FIRST_MS;
-
-	for (;;) {
-		int64_t remaining_ms = deadline_ms - client_now_ms();
-
-		request->timeout_ms = remaining_ms > 1 ? (long)remaining_ms : 1;
-		http_perform(client->http, request, response);
-		if (response->result == CURLE_OK || !api_transport_is_transient(response->result) ||
-		    !client_retry_pause(deadline_ms, &pause_ms))
-			break;
-		http_response_release(response);
-	}
-	return client_outcome_from_response(client, operation, request, response, outcome);
-}
-
-static int client_idempotency_key(char *key, size_t size)
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned char random[CLIENT_IDEMPOTENCY_BYTES];
-
-	if (size < 2 * sizeof(random) + 1 ||
-	    getrandom(random, sizeof(random), 0) != (ssize_t)sizeof(random))
-		return -EIO;
-	for (size_t i = 0; i < sizeof(random); i++) {
-		key[2 * i] = hex[random[i] >> 4];
-		key[2 * i + 1] = hex[random[i] & 0xf];
-	}
-	key[2 * sizeof(random)] = '\0';
-	return 0;
-}
-
-/*
- * Whether a failed create may have made a token all the same: its answer
- * was lost or cut, late, a 5xx, or a success whose body is not a token. A
- * refused connection or a 4xx made none.
- */
-static bool client_create_may_have_made(const struct http_response *response)
-{
-	switch (response->result) {
-	case CURLE_OK:
-		return response->status >= 500 ||
-		       (response->status >= 200 && response->status < 300);
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_RESOLVE_PROXY:
-	case CURLE_COULDNT_CONNECT:
-		return false;
-	default:
-		return true;
-	}
-}
-
-int rr_client_token_create(struct rr_client *client, const char *operation, int64_t duration,
-			   struct rr_token *token)
-{
-	char key[2 * CLIENT_IDEMPOTENCY_BYTES + 1];
-	char body[64];
-	struct http_request request = {
-	    .method = "POST",
-	    .path = "/tokens",
-	    .body = body,
-	    .idempotency_key = key,
-	};
-	struct http_response response;
-	struct client_outcome outcome;
-	struct decoded_token decoded;
-	json_t *root = NULL;
-	const char *why = NULL;
-	int error;
-
-	if (duration <= 0)
-		return -EINVAL;
-	if (client_idempotency_key(key, sizeof(key)) != 0) {
-		log_error("%s: cannot make an Idempotency-Key: %s", operation, strerror(errno));
-		return -EIO;
-	}
-	snprintf(body, sizeof(body), "{\"duration\": %" PRId64 "}", duration);
-	error = client_perform_retrying(client, operation, &request, &response, &outcome);
-	if (error == 0) {
-		error = decode_token(response.body, response.body_length, &decoded, &root, &why);
-		if (error != 0)
-			client_outcome_bad_body(&outcome, operation, &request, error, why);
-	}
-	if (error != 0) {
-		log_error("%s", outcome.line);
-		if (client_create_may_have_made(&response))
-			settle_add(client->settle, operation, key, body);
-		goto out;
-	}
-
-	pthread_mutex_lock(&client->lock);
-	/* Out of memory here only means the next listing shows the token. */
-	if (cache_put(&client->cache, &decoded, client_now_ms()) == 0)
-		client_record_change(client, decoded.id, true);
-	pthread_mutex_unlock(&client->lock);
-	client_token_from_decoded(token, &decoded);
-out:
-	json_decref(root);
-	http_response_release(&response);
-	return error;
-}
-
-/*
- * POST /revoke/ID, retried, and the token out of the cache. With report
- * the kernel is told of it; it learns of a local rmdir by itself, of a 404
- * it must be told.
- */
-static int client_revoke(struct rr_client *client, const char *operation, const char *id,
-			 bool report)
-{
-	char path[sizeof("/revoke/") + RR_TOKEN_ID_LENGTH];
-	struct http_request request = {.method = "POST", .path = path};
-	struct http_response response;
-	struct client_outcome outcome;
-	int error;
-
-	snprintf(path, sizeof(path), "/revoke/%s", id);
-	error = client_perform_retrying(client, operation, &request, &response, &outcome);
-	http_response_release(&response);
-	if (error != 0)
-		log_error("%s", outcome.line);
-	if (error != 0 && error != -ENOENT)
-		return error;
-
-	pthread_mutex_lock(&client->lock);
-	cache_remove(&client->cache, id, report || error == -ENOENT);
-	client->removal_epoch++;
-	if (error == 0)
-		client_record_change(client, id, false);
-	pthread_mutex_unlock(&client->lock);
-	return error;
-}
-
-int rr_client_token_revoke(struct rr_client *client, const char *operation, const char *id)
-{
-	bool known_absent;
-
-	if (rr_client_is_own_token(client, id))
-		return -EBUSY;
-	if (id == NULL || !token_id_is_valid(id))
-		return -ENOENT;
-	pthread_mutex_lock(&client->lock);
-	cache_expire(&client->cache, client_now());
-	known_absent = cache_lookup(&client->cache, id) == NULL &&
-		       client_listing_is_fresh(client, client_now_ms());
-	pthread_mutex_unlock(&client->lock);
-	if (known_absent)
-		return -ENOENT;
-	return client_revoke(client, operation, id, false);
-}
-
-/* A token that a create whose outcome was unknown made: not in any listing yet, maybe. */
-static int client_settle_revoke(void *user, const char *operation, const char *id)
-{
-	return client_revoke(user, operation, id, true);
 }
 
 size_t rr_client_collect_removed(struct rr_client *client, int64_t now,
@@ -1173,11 +576,6 @@ void rr_client_report_gone(struct rr_client *client, const char *id)
 	pthread_mutex_unlock(&client->lock);
 }
 
-/*
- * The cache keeps packing texts against the first token (cache.h): a
- * reference that changed under packed texts would unpack them wrong, and
- * tokens of one user share most of their header and payload anyway.
- */
 int rr_client_set_token(struct rr_client *client, const char *token)
 {
 	char id[RR_TOKEN_ID_LENGTH + 1];

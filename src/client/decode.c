@@ -7,45 +7,21 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdalign.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "secret.h"
 #include "token_id.h"
 
-/* Blocks carry their size in front so that decode_free can wipe them. */
-#define DECODE_BLOCK_HEADER alignof(max_align_t)
-
-static void *decode_malloc(size_t size)
-{
-	unsigned char *block;
-
-	if (size > SIZE_MAX - DECODE_BLOCK_HEADER)
-		return NULL;
-	block = malloc(DECODE_BLOCK_HEADER + size);
-	if (block == NULL)
-		return NULL;
-	memcpy(block, &size, sizeof(size));
-	return block + DECODE_BLOCK_HEADER;
-}
-
-static void decode_free(void *pointer)
-{
-	unsigned char *block;
-	size_t size;
-
-	if (pointer == NULL)
-		return;
-	block = (unsigned char *)pointer - DECODE_BLOCK_HEADER;
-	memcpy(&size, block, sizeof(size));
-	explicit_bzero(pointer, size);
-	free(block);
-}
-
+/*
+ * Decoded answers hold token text, and jansson frees its blocks unwiped.
+ * Its allocator can only be set for the whole process: in rerobotsfs the
+ * client is jansson's only user, and every block it frees may be a token's.
+ */
 static void decode_set_allocator(void)
 {
-	json_set_alloc_funcs(decode_malloc, decode_free);
+	json_set_alloc_funcs(malloc, secret_free);
 }
 
 void decode_init(void)
@@ -181,9 +157,7 @@ void decode_stream_init(struct decode_stream *stream, bool require_text, decode_
 
 void decode_stream_release(struct decode_stream *stream)
 {
-	if (stream->element != NULL)
-		explicit_bzero(stream->element, stream->element_capacity);
-	free(stream->element);
+	secret_free(stream->element);
 	free(stream->frame);
 	stream->element = NULL;
 	stream->frame = NULL;
@@ -198,29 +172,14 @@ static int decode_stream_fail(struct decode_stream *stream, int error, const cha
 	return stream->error;
 }
 
-/* Appends bytes; grows without realloc so that no unwiped copy of a token is left. */
+/* Appends bytes; the old block of a buffer that grows is wiped (it may hold a token). */
 static int decode_buffer_append(char **buffer, size_t *length, size_t *capacity, size_t max,
 				const char *data, size_t size)
 {
-	if (*length + size > *capacity) {
-		size_t grown = *capacity ? *capacity : 1024;
-		char *bigger;
+	int error = secret_reserve(buffer, *length, capacity, *length + size, 1024, max);
 
-		while (grown < *length + size)
-			grown *= 2;
-		if (grown > max)
-			return -EIO;
-		bigger = malloc(grown);
-		if (bigger == NULL)
-			return -ENOMEM;
-		if (*buffer != NULL) {
-			memcpy(bigger, *buffer, *length);
-			explicit_bzero(*buffer, *capacity);
-			free(*buffer);
-		}
-		*buffer = bigger;
-		*capacity = grown;
-	}
+	if (error != 0)
+		return error;
 	memcpy(*buffer + *length, data, size);
 	*length += size;
 	return 0;

@@ -1,5 +1,5 @@
 /*
- * SPEC 2.5 as code. TLS failures: a certificate that cannot be verified
+ * The ERRORS section of rerobotsfs(1) as code. TLS failures: a certificate that cannot be verified
  * (unknown CA, wrong host name, expired) is -EACCES, because retrying cannot
  * help and the user must fix trust (cafile=); every other TLS failure
  * (handshake cut, bad CA file) is -EIO.
@@ -10,22 +10,22 @@
 #include <string.h>
 
 /* The server's words for a token it does not accept, which it may send with 400. */
-static const char *const api_auth_messages[] = {
+static const char *const errors_auth_messages[] = {
     "wrong authorization token",
     "authentication failed",
 };
 
-static bool api_message_is_auth_failure(const char *error_message)
+static bool errors_message_is_auth_failure(const char *error_message)
 {
 	if (error_message == NULL)
 		return false;
-	for (size_t i = 0; i < sizeof(api_auth_messages) / sizeof(api_auth_messages[0]); i++)
-		if (strcmp(error_message, api_auth_messages[i]) == 0)
+	for (size_t i = 0; i < sizeof(errors_auth_messages) / sizeof(errors_auth_messages[0]); i++)
+		if (strcmp(error_message, errors_auth_messages[i]) == 0)
 			return true;
 	return false;
 }
 
-static int api_transport_errno(CURLcode result, long os_errno)
+static int errors_transport_errno(CURLcode result, long os_errno)
 {
 	switch (result) {
 	case CURLE_OPERATION_TIMEDOUT:
@@ -48,16 +48,16 @@ static int api_transport_errno(CURLcode result, long os_errno)
 	}
 }
 
-int api_errno(long http_status, CURLcode result, long os_errno, const char *error_message,
-	      bool rate_limit_exhausted)
+int errors_from_answer(long http_status, CURLcode result, long os_errno, const char *error_message,
+		       bool rate_limit_exhausted)
 {
 	if (result != CURLE_OK)
-		return api_transport_errno(result, os_errno);
+		return errors_transport_errno(result, os_errno);
 	if ((http_status >= 200 && http_status <= 299) || http_status == 304)
 		return 0;
 	switch (http_status) {
 	case 400:
-		return api_message_is_auth_failure(error_message) ? -EACCES : -EINVAL;
+		return errors_message_is_auth_failure(error_message) ? -EACCES : -EINVAL;
 	case 401:
 		return -EACCES;
 	case 403:
@@ -67,22 +67,22 @@ int api_errno(long http_status, CURLcode result, long os_errno, const char *erro
 	case 429:
 		return -EAGAIN;
 	default:
-		/* 5xx, and any status SPEC section 3 does not describe. */
+		/* 5xx, and any status docs/openapi.yaml does not describe. */
 		return -EIO;
 	}
 }
 
-bool api_error_is_unreachable(int error)
+bool errors_is_unreachable(int error)
 {
 	return error == -ETIMEDOUT || error == -ECONNREFUSED || error == -EHOSTUNREACH;
 }
 
-bool api_error_is_authoritative(int error)
+bool errors_is_authoritative(int error)
 {
 	return error == -ENOENT;
 }
 
-bool api_transport_is_transient(CURLcode result)
+bool errors_transport_is_transient(CURLcode result)
 {
 	switch (result) {
 	case CURLE_COULDNT_RESOLVE_HOST:

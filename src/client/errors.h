@@ -1,6 +1,7 @@
 /*
  * The one table from an API answer (HTTP status, curl result) to the errno
- * a system call gets, SPEC 2.5. Every call of the client goes through it.
+ * a system call gets (rerobotsfs(1), ERRORS). Every call of the client goes
+ * through it.
  */
 #ifndef RR_CLIENT_ERRORS_H
 #define RR_CLIENT_ERRORS_H
@@ -15,11 +16,11 @@
  * os_errno is CURLINFO_OS_ERRNO (0 when unknown); error_message is the
  * server's, or NULL; rate_limit_exhausted means X-RateLimit-Remaining: 0.
  */
-int api_errno(long http_status, CURLcode result, long os_errno, const char *error_message,
-	      bool rate_limit_exhausted);
+int errors_from_answer(long http_status, CURLcode result, long os_errno, const char *error_message,
+		       bool rate_limit_exhausted);
 
 /* True for the errors of an API that cannot be reached at all. */
-bool api_error_is_unreachable(int error);
+bool errors_is_unreachable(int error);
 
 /*
  * True when an error is the API's word on the data itself (404: no such
@@ -27,13 +28,13 @@ bool api_error_is_unreachable(int error);
  * a rate limit, a rejected token, a mangled body) says nothing about the
  * tokens: a read is then answered from the cache where it holds the answer.
  */
-bool api_error_is_authoritative(int error);
+bool errors_is_authoritative(int error);
 
 /*
  * True when a transfer failed in a way that may have lost the answer to a
  * request the server did receive (or will receive on a new try), so that an
  * idempotent request is worth sending again.
  */
-bool api_transport_is_transient(CURLcode result);
+bool errors_transport_is_transient(CURLcode result);
 
 #endif

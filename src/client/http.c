@@ -11,12 +11,15 @@
  * headers it was sent with, and a 401 to a request sent with the current
  * ones gives the pool's owner one chance to replace them before the request
  * is sent once more.
+ *
+ * One file of 650 lines because the pool, its handles and its credentials
+ * share the pool's locks and lifetime: split, each part would need the
+ * pool's insides, and only this file knows curl.
  */
 #include "http.h"
 
 #include <errno.h>
 #include <limits.h>
-#include <malloc.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,6 +28,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "grow.h"
 #include "log.h"
 #include "secret.h"
 
@@ -61,43 +65,15 @@ struct http_pool {
 	size_t idle_capacity;
 };
 
-/*
- * libcurl's own buffers hold the Authorization header of every request it
- * sends and the token texts of every answer it receives, and it frees them
- * unwiped: its allocator wipes each block it frees or moves.
- */
-static void http_free(void *block)
-{
-	if (block == NULL)
-		return;
-	explicit_bzero(block, malloc_usable_size(block));
-	free(block);
-}
-
-static void *http_realloc(void *block, size_t size)
-{
-	size_t old_size;
-	void *moved;
-
-	if (block == NULL)
-		return malloc(size);
-	old_size = malloc_usable_size(block);
-	if (size <= old_size) {
-		explicit_bzero((char *)block + size, old_size - size);
-		return block;
-	}
-	moved = malloc(size);
-	if (moved == NULL)
-		return NULL;
-	memcpy(moved, block, old_size);
-	http_free(block);
-	return moved;
-}
-
 static void http_global_init(void)
 {
-	CURLcode result = curl_global_init_mem(CURL_GLOBAL_DEFAULT, malloc, http_free, http_realloc,
-					       strdup, calloc);
+	/*
+	 * libcurl's own buffers hold the Authorization header of every request
+	 * it sends and the token texts of every answer it receives, and it
+	 * frees them unwiped: its allocator wipes each block it frees or moves.
+	 */
+	CURLcode result = curl_global_init_mem(CURL_GLOBAL_DEFAULT, malloc, secret_free,
+					       secret_realloc, strdup, calloc);
 
 	if (result != CURLE_OK)
 		log_error("cannot initialize libcurl: %s", curl_easy_strerror(result));
@@ -294,27 +270,11 @@ void http_pool_free(struct http_pool *pool)
 	free(pool);
 }
 
-/* Grows the body without realloc, which could leave an unwiped copy of token text behind. */
+/* Room for needed bytes of body; the old block wiped, since it may hold token text. */
 static bool http_body_reserve(struct http_response *response, size_t needed)
 {
-	size_t capacity = response->body_capacity ? response->body_capacity : HTTP_BODY_INITIAL;
-	char *body;
-
-	if (needed <= response->body_capacity)
-		return true;
-	while (capacity < needed)
-		capacity *= 2;
-	body = malloc(capacity);
-	if (body == NULL)
-		return false;
-	if (response->body != NULL) {
-		memcpy(body, response->body, response->body_length);
-		explicit_bzero(response->body, response->body_capacity);
-		free(response->body);
-	}
-	response->body = body;
-	response->body_capacity = capacity;
-	return true;
+	return secret_reserve(&response->body, response->body_length, &response->body_capacity,
+			      needed, HTTP_BODY_INITIAL, SIZE_MAX) == 0;
 }
 
 /* What the body callback needs to know about the transfer it writes for. */
@@ -487,19 +447,16 @@ static CURL *http_handle_take(struct http_pool *pool, CURLcode *result)
 /* Keeps the handle, and with it its open connection, for the next request. */
 static void http_handle_give_back(struct http_pool *pool, CURL *handle)
 {
-	pthread_mutex_lock(&pool->idle_lock);
-	if (pool->idle_count == pool->idle_capacity) {
-		size_t capacity = pool->idle_capacity ? pool->idle_capacity * 2 : 8;
-		CURL **idle = realloc(pool->idle, capacity * sizeof(*idle));
+	CURL **idle;
 
-		if (idle == NULL) {
-			pthread_mutex_unlock(&pool->idle_lock);
-			curl_easy_cleanup(handle);
-			return;
-		}
-		pool->idle = idle;
-		pool->idle_capacity = capacity;
+	pthread_mutex_lock(&pool->idle_lock);
+	idle = grow_array(pool->idle, &pool->idle_capacity, pool->idle_count + 1, sizeof(*idle), 8);
+	if (idle == NULL) {
+		pthread_mutex_unlock(&pool->idle_lock);
+		curl_easy_cleanup(handle);
+		return;
 	}
+	pool->idle = idle;
 	pool->idle[pool->idle_count++] = handle;
 	pthread_mutex_unlock(&pool->idle_lock);
 }
@@ -694,10 +651,7 @@ void http_pool_on_rejected(struct http_pool *pool, void (*rejected)(void *user),
 
 void http_response_release(struct http_response *response)
 {
-	if (response->body != NULL) {
-		explicit_bzero(response->body, response->body_capacity);
-		free(response->body);
-	}
+	secret_free(response->body);
 	response->body = NULL;
 	response->body_length = 0;
 	response->body_capacity = 0;

@@ -22,6 +22,7 @@
 #include "decode.h"
 #include "errors.h"
 #include "log.h"
+#include "monotonic.h"
 
 #define SETTLE_FIRST_PAUSE_MS 500
 #define SETTLE_MAX_PAUSE_MS   8000
@@ -48,14 +49,6 @@ struct settle {
 	pthread_t thread;
 	struct settle_entry *entries;
 };
-
-static int64_t settle_now_ms(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
 
 static void settle_entry_free(struct settle_entry *entry)
 {
@@ -145,10 +138,7 @@ static void settle_unlink(struct settle *settle, struct settle_entry *entry)
 
 static void settle_wait_until(struct settle *settle, int64_t when_ms)
 {
-	struct timespec deadline = {
-	    .tv_sec = when_ms / 1000,
-	    .tv_nsec = (when_ms % 1000) * 1000000,
-	};
+	struct timespec deadline = monotonic_timespec(when_ms);
 
 	pthread_cond_timedwait(&settle->wake, &settle->lock, &deadline);
 }
@@ -162,7 +152,7 @@ static void settle_run_entry(struct settle *settle, struct settle_entry *entry)
 	settle_unlink(settle, entry);
 	pthread_mutex_unlock(&settle->lock);
 	result = settle_step(settle, entry);
-	now_ms = settle_now_ms();
+	now_ms = monotonic_ms();
 	if (result == SETTLE_AGAIN && now_ms >= entry->give_up_ms) {
 		log_warning("%s: no answer to a failed create for %d minutes: it may have left a "
 			    "token; the newest in `ls -lt` shows it",
@@ -191,7 +181,7 @@ static void *settle_run(void *data)
 		entry = settle_first_due(settle);
 		if (entry == NULL)
 			pthread_cond_wait(&settle->wake, &settle->lock);
-		else if (entry->due_ms > settle_now_ms())
+		else if (entry->due_ms > monotonic_ms())
 			settle_wait_until(settle, entry->due_ms);
 		else
 			settle_run_entry(settle, entry);
@@ -239,7 +229,7 @@ void settle_add(struct settle *settle, const char *operation, const char *idempo
 		const char *body)
 {
 	struct settle_entry *entry = calloc(1, sizeof(*entry));
-	int64_t now_ms = settle_now_ms();
+	int64_t now_ms = monotonic_ms();
 	int rc = ENOMEM;
 
 	if (entry != NULL) {

@@ -1,8 +1,8 @@
 /*
- * The duration grammar of SPEC 2.2, shared by the driver (mkdir names) and
- * the service (--duration, --max-duration): one or more groups of a positive
- * decimal number and a unit (s, m, h, d, w), the largest unit first, e.g.
- * "90s", "1h30m", "2w".
+ * The duration grammar of rerobotsfs(1) ("Making a token"), shared by the
+ * driver (mkdir names) and the service (--duration, --max-duration): one or
+ * more groups of a positive decimal number and a unit (s, m, h, d, w), the
+ * largest unit first, e.g. "90s", "1h30m", "2w".
  */
 #ifndef RR_COMMON_DURATION_H
 #define RR_COMMON_DURATION_H

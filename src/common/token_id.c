@@ -11,6 +11,8 @@
 
 #include <nettle/sha2.h>
 
+#include "hex.h"
+
 _Static_assert(SHA256_DIGEST_SIZE == TOKEN_ID_BYTES, "an id is a SHA-256 digest");
 
 int token_id_compute(const char *text, size_t length, char *id)
@@ -25,37 +27,14 @@ int token_id_compute(const char *text, size_t length, char *id)
 	return 0;
 }
 
-static int token_id_digit_value(char digit)
-{
-	if (digit >= '0' && digit <= '9')
-		return digit - '0';
-	if (digit >= 'a' && digit <= 'f')
-		return digit - 'a' + 10;
-	return -1;
-}
-
 bool token_id_to_bytes(const char *id, unsigned char *bytes)
 {
-	for (size_t i = 0; i < TOKEN_ID_BYTES; i++) {
-		int high = token_id_digit_value(id[2 * i]);
-		int low = high < 0 ? -1 : token_id_digit_value(id[2 * i + 1]);
-
-		if (low < 0)
-			return false;
-		bytes[i] = (unsigned char)(high << 4 | low);
-	}
-	return id[TOKEN_ID_LENGTH] == '\0';
+	return hex_decode(id, bytes, TOKEN_ID_BYTES) && id[TOKEN_ID_LENGTH] == '\0';
 }
 
 void token_id_from_bytes(const unsigned char *bytes, char *id)
 {
-	static const char hex[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < TOKEN_ID_BYTES; i++) {
-		id[2 * i] = hex[bytes[i] >> 4];
-		id[2 * i + 1] = hex[bytes[i] & 0xf];
-	}
-	id[TOKEN_ID_LENGTH] = '\0';
+	hex_encode(bytes, TOKEN_ID_BYTES, id);
 }
 
 bool token_id_is_valid(const char *name)

@@ -60,16 +60,18 @@ static int replace(struct cache *cache, struct decoded_token *tokens, size_t cou
 	return replace_changed(cache, tokens, count, changes, change_count, &changed);
 }
 
+static bool is_cached(const struct cache *cache, const char *id)
+{
+	return cache_find(cache, id, 0, NULL) != CACHE_ABSENT;
+}
+
 static bool has_text(const struct cache *cache, const char *id, const char *text)
 {
-	const struct cache_entry *entry = cache_lookup(cache, id);
-
 	char *copy;
 	size_t length;
 	bool same;
 
-	if (entry == NULL || entry->text == NULL ||
-	    cache_entry_copy_text(cache, entry, &copy, &length) != 0)
+	if (cache_copy_text(cache, id, &copy, &length) != 0)
 		return false;
 	same = length == strlen(text) && strcmp(copy, text) == 0;
 	free(copy);
@@ -91,15 +93,14 @@ static void test_put_and_lookup(void)
 	unsigned char from[TOKEN_ID_BYTES];
 	size_t count = 0;
 
-	cache_init(&cache);
+	cache_init(&cache, 10000);
 	check("put", cache_put(&cache, &c, 1) == 0 && cache_put(&cache, &a, 1) == 0 &&
 			 cache_put(&cache, &b, 1) == 0);
-	check("lookup finds each", cache_lookup(&cache, ID_A) != NULL &&
-				       cache_lookup(&cache, ID_B) != NULL &&
-				       cache_lookup(&cache, ID_C) != NULL);
-	check("lookup of an unknown id", cache_lookup(&cache, ID_D) == NULL);
+	check("lookup finds each",
+	      is_cached(&cache, ID_A) && is_cached(&cache, ID_B) && is_cached(&cache, ID_C));
+	check("lookup of an unknown id", !is_cached(&cache, ID_D));
 	check("text kept", has_text(&cache, ID_C, "text-c"));
-	check("no text yet", cache_lookup(&cache, ID_A)->text == NULL);
+	check("no text yet", cache_copy_text(&cache, ID_A, NULL, NULL) == -ENODATA);
 	check("one text missing", cache_missing_texts(&cache) == 1);
 	count = cache_copy_tokens(&cache, NULL, tokens, 4);
 	check("copy", count == 3);
@@ -128,14 +129,14 @@ static void test_listing_keeps_texts_and_reports_gone_tokens(void)
 	struct decoded_token listed[] = {token(ID_A, 0, NULL), token(ID_C, 0, NULL)};
 	char removed[4][RR_TOKEN_ID_LENGTH + 1];
 
-	cache_init(&cache);
+	cache_init(&cache, 10000);
 	cache_put(&cache, &a, 1);
 	cache_put(&cache, &b, 1);
 	check("replace", replace(&cache, listed, 2, NULL, 0) == 0);
 	check("listing valid", cache.listing_valid && cache.listing_ms == 1000);
 	check("known text kept", has_text(&cache, ID_A, "text-a"));
-	check("gone token dropped", cache_lookup(&cache, ID_B) == NULL);
-	check("new token added", cache_lookup(&cache, ID_C) != NULL);
+	check("gone token dropped", !is_cached(&cache, ID_B));
+	check("new token added", is_cached(&cache, ID_C));
 	check("gone token reported once",
 	      take_removed(&cache, removed, 4) == 1 && strcmp(removed[0], ID_B) == 0);
 	check("queue emptied", take_removed(&cache, removed, 4) == 0);
@@ -152,7 +153,7 @@ static void test_a_listing_reports_tokens_it_shows_first(void)
 	struct cache_change revoked = {ID_D, false};
 	struct rr_token added[4];
 
-	cache_init(&cache);
+	cache_init(&cache, 10000);
 	check("first listing", replace(&cache, first, 1, NULL, 0) == 0);
 	check("a first listing adds nothing", cache_take_added(&cache, added, 4) == 0);
 	/* Made here: the kernel knows it from the mkdir. */
@@ -174,7 +175,7 @@ static void test_bulk_listing_fills_texts(void)
 	struct decoded_token plain[] = {token(ID_A, 0, NULL), token(ID_B, 0, NULL)};
 	struct decoded_token bulk[] = {token(ID_A, 0, "text-a"), token(ID_B, 0, "text-b")};
 
-	cache_init(&cache);
+	cache_init(&cache, 10000);
 	replace(&cache, plain, 2, NULL, 0);
 	check("two texts missing", cache_missing_texts(&cache) == 2);
 	replace(&cache, bulk, 2, NULL, 0);
@@ -196,7 +197,7 @@ static void test_listing_says_whether_tokens_changed(void)
 	struct decoded_token new_expiry[] = {token(ID_A, 0, NULL), token(ID_C, 5, NULL)};
 	bool changed = false;
 
-	cache_init(&cache);
+	cache_init(&cache, 10000);
 	replace_changed(&cache, first, 2, NULL, 0, &changed);
 	check("first listing is a change", changed);
 	replace_changed(&cache, same_with_texts, 2, NULL, 0, &changed);
@@ -216,7 +217,7 @@ static void test_listing_with_a_token_twice_is_eio(void)
 	struct decoded_token twice[] = {token(ID_A, 0, NULL), token(ID_B, 0, NULL),
 					token(ID_A, 0, NULL)};
 
-	cache_init(&cache);
+	cache_init(&cache, 10000);
 	check("a token listed twice", replace(&cache, twice, 3, NULL, 0) == -EIO);
 	check("cache left alone", cache.count == 0 && !cache.listing_valid);
 	cache_destroy(&cache);
@@ -232,13 +233,13 @@ static void test_local_changes_win_over_a_raced_listing(void)
 
 	memcpy(changes[0].id, ID_D, sizeof(changes[0].id));
 	memcpy(changes[1].id, ID_B, sizeof(changes[1].id));
-	cache_init(&cache);
+	cache_init(&cache, 10000);
 	/* D was made and B revoked here while a listing that predates both was on its way. */
 	cache_put(&cache, &made, 1);
 	check("replace", replace(&cache, listed, 2, changes, 2) == 0);
 	check("made token kept", has_text(&cache, ID_D, "text-d"));
-	check("revoked token not brought back", cache_lookup(&cache, ID_B) == NULL);
-	check("other listed token added", cache_lookup(&cache, ID_A) != NULL);
+	check("revoked token not brought back", !is_cached(&cache, ID_B));
+	check("other listed token added", is_cached(&cache, ID_A));
 	check("nothing reported", take_removed(&cache, removed, 4) == 0);
 	cache_destroy(&cache);
 }
@@ -251,7 +252,7 @@ static void test_expired_tokens_leave_and_are_reported(void)
 	struct decoded_token never = token(ID_C, 0, NULL);
 	char removed[4][RR_TOKEN_ID_LENGTH + 1];
 
-	cache_init(&cache);
+	cache_init(&cache, 10000);
 	cache_put(&cache, &soon, 1);
 	cache_put(&cache, &later, 1);
 	cache_put(&cache, &never, 1);
@@ -259,10 +260,10 @@ static void test_expired_tokens_leave_and_are_reported(void)
 	cache_expire(&cache, 1999);
 	check("not yet expired", cache.count == 3);
 	cache_expire(&cache, 2000);
-	check("expired at its expiry", cache.count == 2 && cache_lookup(&cache, ID_A) == NULL);
+	check("expired at its expiry", cache.count == 2 && !is_cached(&cache, ID_A));
 	check("next expiry moves on", cache.next_expiry == 3000);
 	cache_expire(&cache, 1000000);
-	check("never expires stays", cache.count == 1 && cache_lookup(&cache, ID_C) != NULL);
+	check("never expires stays", cache.count == 1 && is_cached(&cache, ID_C));
 	check("expired reported in order",
 	      take_removed(&cache, removed, 1) == 1 && strcmp(removed[0], ID_A) == 0 &&
 		  take_removed(&cache, removed, 4) == 1 && strcmp(removed[0], ID_B) == 0);
@@ -276,11 +277,11 @@ static void test_remove(void)
 	struct decoded_token b = token(ID_B, 0, "text-b");
 	char removed[4][RR_TOKEN_ID_LENGTH + 1];
 
-	cache_init(&cache);
+	cache_init(&cache, 10000);
 	cache_put(&cache, &a, 1);
 	cache_put(&cache, &b, 1);
 	cache_remove(&cache, ID_A, false);
-	check("removed", cache_lookup(&cache, ID_A) == NULL && cache.count == 1);
+	check("removed", !is_cached(&cache, ID_A) && cache.count == 1);
 	check("a local revoke is not reported", take_removed(&cache, removed, 4) == 0);
 	cache_remove(&cache, ID_B, true);
 	check("a token found gone is reported", take_removed(&cache, removed, 4) == 1);
@@ -324,7 +325,7 @@ static void test_replace_keeps_its_promises(void)
 		size_t removed_count;
 		bool reported[64] = {false};
 
-		cache_init(&cache);
+		cache_init(&cache, 10000);
 		for (unsigned n = 0; n < 40; n++) {
 			if (rand_r(&seed) % 2) {
 				struct decoded_token made = numbered(n, &id, &text);
@@ -359,7 +360,7 @@ static void test_replace_keeps_its_promises(void)
 		for (size_t i = 0; i < removed_count; i++)
 			reported[strtoul(removed[i] + 56, NULL, 16)] = true;
 		for (unsigned n = 0; n < 40 && ok; n++) {
-			const struct cache_entry *entry;
+			bool present;
 			bool made = false;
 			bool revoked = false;
 
@@ -372,14 +373,14 @@ static void test_replace_keeps_its_promises(void)
 			}
 			snprintf(id, sizeof(id), "%064x", n);
 			snprintf(text, sizeof(text), "t%u", n);
-			entry = cache_lookup(&cache, id);
+			present = is_cached(&cache, id);
 			if (in(listed, listed_count, n))
-				ok = (entry != NULL) == !revoked;
+				ok = present == !revoked;
 			else if (in(cached, cached_count, n))
-				ok = (entry != NULL) == made;
+				ok = present == made;
 			else
-				ok = entry == NULL;
-			if (ok && entry != NULL && in(cached, cached_count, n) && n % 2)
+				ok = !present;
+			if (ok && present && in(cached, cached_count, n) && n % 2)
 				ok = has_text(&cache, id, text);
 			if (ok)
 				ok = reported[n] == (in(cached, cached_count, n) &&
@@ -389,7 +390,7 @@ static void test_replace_keeps_its_promises(void)
 					"token %u: listed %d cached %d made %d revoked %d "
 					"present %d reported %d\n",
 					n, in(listed, listed_count, n), in(cached, cached_count, n),
-					made, revoked, entry != NULL, reported[n]);
+					made, revoked, present, reported[n]);
 		}
 		for (size_t i = 1; ok && i < cache.count; i++)
 			ok = memcmp(cache.entries[i - 1].id, cache.entries[i].id, TOKEN_ID_BYTES) <
@@ -408,7 +409,7 @@ static void test_many_tokens(void)
 	char id[RR_TOKEN_ID_LENGTH + 1];
 	bool all_found = true;
 
-	cache_init(&cache);
+	cache_init(&cache, 10000);
 	for (int i = 0; i < 10000; i++) {
 		snprintf(id, sizeof(id), "%064x", (unsigned)(i * 7919 % 10007));
 		made = token(id, 0, NULL);
@@ -417,7 +418,7 @@ static void test_many_tokens(void)
 	check("10,000 tokens", cache.count == 10000);
 	for (int i = 0; i < 10000; i++) {
 		snprintf(id, sizeof(id), "%064x", (unsigned)(i * 7919 % 10007));
-		all_found = all_found && cache_lookup(&cache, id) != NULL;
+		all_found = all_found && is_cached(&cache, id);
 	}
 	check("each found", all_found);
 	for (size_t i = 1; i < cache.count; i++)
@@ -435,7 +436,7 @@ static void test_version_moves_with_every_change(void)
 	struct decoded_token b = token(ID_B, 50, NULL);
 	uint64_t version;
 
-	cache_init(&cache);
+	cache_init(&cache, 10000);
 	version = cache.version;
 	cache_put(&cache, &a, 1);
 	check("a put moves the version", cache.version != version);
@@ -456,50 +457,75 @@ static void test_version_moves_with_every_change(void)
 	cache_destroy(&cache);
 }
 
-/* Texts come back byte for byte, kept packed or as they are, whatever the reference. */
+/* A text put comes back as it was given (jwtpack.c's own tests try every shape of text). */
 static void test_texts_come_back_exactly(void)
 {
-	static const char *const texts[] = {
-	    /* a JWT of the shape rerobots-tokend signs, parts of every length mod 4 */
-	    ("eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsImp0aSI6IjEifQ.c2lnbmF0dXJl"
-	     "LWJ5dGVzLV8tXw"),
-	    "AAAA.BBBBBB.CCCCCCC",
-	    "ab.cd.ef", /* non-canonical: the last character has bits set that no byte needs */
-	    "a.bc.de",	/* one character is no whole byte */
-	    "a.b.c.d",	/* four parts */
-	    "..",	/* empty parts */
-	    "abc.def",	/* two parts */
-	    "no jwt at all",
-	    "ab+c.de/f.gh=",
-	};
-	/* No reference, one that shares all of a header, one shorter and longer than texts' parts.
-	 */
-	static const char *const references[] = {
-	    NULL,
-	    "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJib2IiLCJqdGkiOiIyIn0.c2lnbmF0dXJl",
-	    "AAAA.BBBBBBBB.C",
-	    "not a jwt",
-	};
+	static const char *const texts[] = {"AAAA.BBBBBB.CCCCCCC", "no jwt at all"};
+	struct cache cache;
 
-	for (size_t r = 0; r < sizeof(references) / sizeof(references[0]); r++) {
-		struct cache cache;
+	cache_init(&cache, 10000);
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		struct decoded_token made = token(ID_A, 0, texts[i]);
 
-		cache_init(&cache);
-		if (references[r] != NULL)
-			cache_set_reference(&cache, references[r], strlen(references[r]));
-		for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
-			struct decoded_token made = token(ID_A, 0, texts[i]);
-
-			cache_remove(&cache, ID_A, false);
-			check("put", cache_put(&cache, &made, 1) == 0);
-			check(texts[i], has_text(&cache, ID_A, texts[i]));
-		}
-		cache_destroy(&cache);
+		cache_remove(&cache, ID_A, false);
+		check("put", cache_put(&cache, &made, 1) == 0);
+		check(texts[i], has_text(&cache, ID_A, texts[i]));
 	}
+	cache_destroy(&cache);
+}
+
+/* A listing holds for the ttl after the API confirmed it, and as long as the server asked quiet. */
+static void test_listing_freshness(void)
+{
+	struct cache cache;
+	struct decoded_token listed[] = {token(ID_A, 0, NULL)};
+	char etag[CACHE_ETAG_MAX];
+
+	cache_init(&cache, 10000);
+	check("no listing: not fresh", !cache_has_listing(&cache) && !cache_is_fresh(&cache, 0));
+	check("no listing: no ETag to send", !cache_etag(&cache, etag));
+	replace(&cache, listed, 1, NULL, 0);
+	check("a listing holds for the ttl",
+	      cache_has_listing(&cache) && cache_is_fresh(&cache, 1000 + 9999));
+	check("and no longer", !cache_is_fresh(&cache, 1000 + 10000));
+	cache_confirm(&cache, 20000);
+	check("a confirmation holds for another ttl", cache_is_fresh(&cache, 29999));
+	cache_quiet_until(&cache, 50000);
+	check("quiet keeps it holding", cache_is_fresh(&cache, 49999));
+	cache_quiet_until(&cache, 40000);
+	check("an earlier quiet does not shorten it", cache_is_fresh(&cache, 49999));
+	check("quiet ends", !cache_is_fresh(&cache, 50000));
+	cache_set_etag(&cache, "\"v1\"");
+	check("the ETag kept", cache_etag(&cache, etag) && strcmp(etag, "\"v1\"") == 0);
+	cache_set_etag(&cache, "");
+	check("the ETag forgotten", !cache_etag(&cache, etag));
+	cache_destroy(&cache);
+}
+
+/* A token read alone holds for the ttl after it was read. */
+static void test_token_freshness(void)
+{
+	struct cache cache;
+	struct decoded_token a = token(ID_A, 0, NULL);
+	struct rr_token found;
+
+	cache_init(&cache, 10000);
+	check("absent",
+	      cache_find(&cache, ID_A, 0, &found) == CACHE_ABSENT && !cache_contains(&cache, ID_A));
+	cache_put(&cache, &a, 5000);
+	check("fresh within the ttl", cache_find(&cache, ID_A, 14999, &found) == CACHE_FRESH &&
+					  strcmp(found.id, ID_A) == 0 && found.created == 100);
+	check("stale after it",
+	      cache_find(&cache, ID_A, 15000, NULL) == CACHE_STALE && cache_contains(&cache, ID_A));
+	check("no text yet", cache_copy_text(&cache, ID_A, NULL, NULL) == -ENODATA);
+	check("unknown id", cache_copy_text(&cache, ID_B, NULL, NULL) == -ENOENT);
+	cache_destroy(&cache);
 }
 
 int main(void)
 {
+	test_listing_freshness();
+	test_token_freshness();
 	test_texts_come_back_exactly();
 	test_version_moves_with_every_change();
 	test_put_and_lookup();

@@ -1,7 +1,7 @@
 /*
  * The client's calls against a scripted HTTP server in the same process:
- * which requests each call makes (issue 4 counts them), the headers they
- * carry, and what each answer turns into.
+ * which requests each call makes (bench/fs-bench counts them), the headers
+ * they carry, and what each answer turns into.
  */
 #include "rerobots/client.h"
 

@@ -1,6 +1,6 @@
 /*
- * The decoders on good and malformed answers of every call of SPEC section 3:
- * anything but the described JSON is -EIO.
+ * The decoders on good and malformed answers of every call of
+ * docs/openapi.yaml: anything but the described JSON is -EIO.
  */
 #include "decode.h"
 

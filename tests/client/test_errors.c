@@ -1,4 +1,7 @@
-/* SPEC 2.5 row by row: what the API answered, and the errno the system call gets. */
+/*
+ * The ERRORS section of rerobotsfs(1) row by row: what the API answered, and
+ * the errno the system call gets.
+ */
 #include "errors.h"
 
 #include <errno.h>
@@ -26,12 +29,12 @@ static void expect_bool(const char *rule, bool got, bool expected)
 
 static int http(long status, const char *error_message, bool rate_limit_exhausted)
 {
-	return api_errno(status, CURLE_OK, 0, error_message, rate_limit_exhausted);
+	return errors_from_answer(status, CURLE_OK, 0, error_message, rate_limit_exhausted);
 }
 
 static int transport(CURLcode result, long os_errno)
 {
-	return api_errno(0, result, os_errno, NULL, false);
+	return errors_from_answer(0, result, os_errno, NULL, false);
 }
 
 static void test_success_is_zero(void)
@@ -95,7 +98,7 @@ static void test_no_answer_within_timeout_is_etimedout(void)
 	expect("operation timed out", transport(CURLE_OPERATION_TIMEDOUT, 0), -ETIMEDOUT);
 	expect("connect timed out", transport(CURLE_COULDNT_CONNECT, ETIMEDOUT), -ETIMEDOUT);
 	expect("transport wins over a status",
-	       api_errno(200, CURLE_OPERATION_TIMEDOUT, 0, NULL, false), -ETIMEDOUT);
+	       errors_from_answer(200, CURLE_OPERATION_TIMEDOUT, 0, NULL, false), -ETIMEDOUT);
 }
 
 static void test_unreachable_is_econnrefused_or_ehostunreach(void)
@@ -116,34 +119,34 @@ static void test_tls_failures(void)
 
 static void test_unreachable_errors(void)
 {
-	expect_bool("ETIMEDOUT is unreachable", api_error_is_unreachable(-ETIMEDOUT), true);
-	expect_bool("ECONNREFUSED is", api_error_is_unreachable(-ECONNREFUSED), true);
-	expect_bool("EHOSTUNREACH is", api_error_is_unreachable(-EHOSTUNREACH), true);
-	expect_bool("EIO is not", api_error_is_unreachable(-EIO), false);
-	expect_bool("EACCES is not", api_error_is_unreachable(-EACCES), false);
-	expect_bool("ENOENT is not", api_error_is_unreachable(-ENOENT), false);
+	expect_bool("ETIMEDOUT is unreachable", errors_is_unreachable(-ETIMEDOUT), true);
+	expect_bool("ECONNREFUSED is", errors_is_unreachable(-ECONNREFUSED), true);
+	expect_bool("EHOSTUNREACH is", errors_is_unreachable(-EHOSTUNREACH), true);
+	expect_bool("EIO is not", errors_is_unreachable(-EIO), false);
+	expect_bool("EACCES is not", errors_is_unreachable(-EACCES), false);
+	expect_bool("ENOENT is not", errors_is_unreachable(-ENOENT), false);
 }
 
 /* Only the API's word on a token changes what a read answers from the cache. */
 static void test_only_a_404_is_authoritative(void)
 {
-	expect_bool("ENOENT is the API's word on a token", api_error_is_authoritative(-ENOENT),
-		    true);
-	expect_bool("EIO is not", api_error_is_authoritative(-EIO), false);
-	expect_bool("EACCES is not", api_error_is_authoritative(-EACCES), false);
-	expect_bool("EAGAIN is not", api_error_is_authoritative(-EAGAIN), false);
-	expect_bool("ETIMEDOUT is not", api_error_is_authoritative(-ETIMEDOUT), false);
+	expect_bool("ENOENT is the API's word on a token", errors_is_authoritative(-ENOENT), true);
+	expect_bool("EIO is not", errors_is_authoritative(-EIO), false);
+	expect_bool("EACCES is not", errors_is_authoritative(-EACCES), false);
+	expect_bool("EAGAIN is not", errors_is_authoritative(-EAGAIN), false);
+	expect_bool("ETIMEDOUT is not", errors_is_authoritative(-ETIMEDOUT), false);
 }
 
 static void test_lost_answers_are_retried(void)
 {
-	expect_bool("refused: retry", api_transport_is_transient(CURLE_COULDNT_CONNECT), true);
-	expect_bool("empty reply: retry", api_transport_is_transient(CURLE_GOT_NOTHING), true);
-	expect_bool("reset: retry", api_transport_is_transient(CURLE_RECV_ERROR), true);
-	expect_bool("timeout: retry", api_transport_is_transient(CURLE_OPERATION_TIMEDOUT), true);
+	expect_bool("refused: retry", errors_transport_is_transient(CURLE_COULDNT_CONNECT), true);
+	expect_bool("empty reply: retry", errors_transport_is_transient(CURLE_GOT_NOTHING), true);
+	expect_bool("reset: retry", errors_transport_is_transient(CURLE_RECV_ERROR), true);
+	expect_bool("timeout: retry", errors_transport_is_transient(CURLE_OPERATION_TIMEDOUT),
+		    true);
 	expect_bool("bad certificate: no retry",
-		    api_transport_is_transient(CURLE_PEER_FAILED_VERIFICATION), false);
-	expect_bool("body too large: no retry", api_transport_is_transient(CURLE_WRITE_ERROR),
+		    errors_transport_is_transient(CURLE_PEER_FAILED_VERIFICATION), false);
+	expect_bool("body too large: no retry", errors_transport_is_transient(CURLE_WRITE_ERROR),
 		    false);
 }
 

@@ -1,4 +1,4 @@
-/* SPEC 2.2: every example and counter-example of the duration grammar. */
+/* Every example and counter-example of the duration grammar of rerobotsfs(1). */
 #include "duration.h"
 
 #include <errno.h>
