@@ -30,6 +30,7 @@
 #include "log.h"
 #include "mountinfo.h"
 #include "notify.h"
+#include "ops.h"
 #include "options.h"
 #include "renew.h"
 #include "secret.h"
@@ -152,7 +153,6 @@ int main(int argc, char *argv[])
 	log_init("rerobotsfs", false);
 	memset(&cmdline, 0, sizeof(cmdline));
 	memset(&fs, 0, sizeof(fs));
-	pthread_mutex_init(&fs.looked_up_lock, NULL);
 
 	if (options_parse(&args, &options) != 0)
 		goto out;
@@ -195,7 +195,8 @@ int main(int argc, char *argv[])
 	if (fs.client == NULL)
 		goto out;
 	fs.inodes = inode_table_new();
-	if (fs.inodes == NULL) {
+	fs.ops = ops_state_new();
+	if (fs.inodes == NULL || fs.ops == NULL) {
 		log_error("out of memory");
 		goto out;
 	}
@@ -210,7 +211,7 @@ out:
 		fuse_session_destroy(fs.session);
 	rr_client_free(fs.client);
 	inode_table_free(fs.inodes);
-	pthread_mutex_destroy(&fs.looked_up_lock);
+	ops_state_free(fs.ops);
 	free(cmdline.mountpoint);
 	free(token_path);
 	options_free(&options);

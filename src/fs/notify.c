@@ -60,6 +60,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "ops.h"
 #include "secret.h"
 
 #define NOTIFY_INTERVAL_NS (250 * 1000 * 1000L)
@@ -100,6 +101,8 @@ struct notify {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	bool stopping;
+	/* The file whose bytes go to the page cache at the next lookup of a file. */
+	fuse_ino_t looked_up;
 	struct notify_pages *pages; /* in the order reported */
 	size_t pages_count;
 	size_t pages_size;
@@ -275,8 +278,7 @@ static void notify_token_gone_quietly(struct notify *notify, const char *id)
 	for (enum inode_kind kind = INODE_JWT; kind <= INODE_EXPIRES; kind++) {
 		const char *name = inode_file_name(kind);
 
-		fuse_lowlevel_notify_delete(fs->session, ino,
-					    ino + (fuse_ino_t)(kind - INODE_TOKEN_DIR), name,
+		fuse_lowlevel_notify_delete(fs->session, ino, inode_of_file(ino, kind), name,
 					    strlen(name));
 	}
 	rc = fuse_lowlevel_notify_delete(fs->session, FUSE_ROOT_ID, ino, id, RR_TOKEN_ID_LENGTH);
@@ -334,9 +336,20 @@ void notify_pages_spoiled(struct notify *notify, fuse_ino_t ino)
 	notify_queue_pages(notify, ino, true);
 }
 
-void notify_pages_due(struct notify *notify, fuse_ino_t ino)
+/*
+ * The kernel makes a looked-up file's inode only once the reply is in, so
+ * its bytes are handed over at the next lookup of a file (see notify.h).
+ */
+void notify_file_looked_up(struct notify *notify, fuse_ino_t ino)
 {
-	notify_queue_pages(notify, ino, false);
+	fuse_ino_t previous;
+
+	pthread_mutex_lock(&notify->lock);
+	previous = notify->looked_up;
+	notify->looked_up = ino;
+	pthread_mutex_unlock(&notify->lock);
+	if (previous != 0 && previous != ino)
+		notify_queue_pages(notify, previous, false);
 }
 
 /*

@@ -31,11 +31,18 @@ struct notify *notify_start(struct fs *fs);
 void notify_pages_spoiled(struct notify *notify, fuse_ino_t ino);
 
 /*
- * Has the kernel be handed the bytes of file ino soon, ahead of its first
- * read, once per inode while the kernel holds it. For request handlers,
- * which must not wait for the kernel's page locks themselves.
+ * File ino was just looked up. Its bytes go to the kernel's page cache
+ * ahead of its first read, so that reading it is no round trip (and no
+ * READ, which would also leave its atime stale and cost a GETATTR at the
+ * next stat), once per inode while the kernel holds it. The kernel makes
+ * the inode only once the lookup's reply is in, so a file's bytes are
+ * handed over at the next lookup of a file, by the thread: handing them
+ * over waits for the file's page locks, which a reader holds until its
+ * READ is answered, maybe by the very handler that would wait. A shell
+ * reading every token's jwt.txt through a glob looks every file up before
+ * it reads any, so it finds all of them but the last in the page cache.
  */
-void notify_pages_due(struct notify *notify, fuse_ino_t ino);
+void notify_file_looked_up(struct notify *notify, fuse_ino_t ino);
 
 /*
  * A mkdir of name made token: soon, name is renamed to the token's id, so

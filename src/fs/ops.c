@@ -18,7 +18,7 @@
  * their pages across opens, and names that can never be tokens are cached
  * as negative entries for an hour.
  */
-#include "fs.h"
+#include "ops.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -55,6 +55,16 @@
  */
 #define OPS_MKDIR_TIMEOUT 1.0
 
+_Static_assert(INODE_ROOT_ID == FUSE_ROOT_ID,
+	       "the inode table numbers the root as the kernel does");
+
+/* What the handlers keep between requests. */
+struct ops_state {
+	bool kernel_opens; /* the kernel opens files without asking; set at INIT */
+	/* The client's listing version that the kernel's copy of the root listing shows. */
+	_Atomic uint64_t root_version;
+};
+
 /* The smallest entry of a directory reply: a struct fuse_dirent with a short name. */
 #define OPS_DIRENT_MIN 32
 
@@ -72,6 +82,16 @@ struct ops_content {
 static struct fs *ops_fs(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
+}
+
+struct ops_state *ops_state_new(void)
+{
+	return calloc(1, sizeof(struct ops_state));
+}
+
+void ops_state_free(struct ops_state *state)
+{
+	free(state);
 }
 
 /* The kind of the file called name in a token's directory, or INODE_ROOT for none. */
@@ -238,30 +258,6 @@ int ops_file_content(struct fs *fs, const char *operation, fuse_ino_t ino, char 
 }
 
 /*
- * A file was just looked up. Its bytes go to the kernel's page cache ahead
- * of its first read, so that reading it is no round trip (and no READ,
- * which would also leave its atime stale and cost a GETATTR at the next
- * stat). The kernel makes the inode only once the reply is in, so a file's
- * bytes are handed over at the next lookup of a file, by the notification
- * thread: handing them over waits for the file's page locks, which a
- * reader holds until its READ is answered, maybe by this very thread. A
- * shell reading every token's jwt.txt through a glob looks every file up
- * before it reads any, so it finds all of them but the last in the page
- * cache.
- */
-static void ops_file_looked_up(struct fs *fs, fuse_ino_t ino)
-{
-	fuse_ino_t previous;
-
-	pthread_mutex_lock(&fs->looked_up_lock);
-	previous = fs->looked_up;
-	fs->looked_up = ino;
-	pthread_mutex_unlock(&fs->looked_up_lock);
-	if (previous != 0 && previous != ino)
-		notify_pages_due(fs->notify, previous);
-}
-
-/*
  * The notification thread's own calls on the mount (see notify.c) are
  * answered from the call it has in flight, with no request to the API: a
  * name it removes or renames is there, every other name is not (so that
@@ -329,7 +325,7 @@ static void ops_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 out:
 	ops_reply_entry(req, fs, &entry);
 	if (ops_is_file(kind))
-		ops_file_looked_up(fs, entry.ino);
+		notify_file_looked_up(fs->notify, entry.ino);
 	return;
 out_err:
 	fuse_reply_err(req, -rc);
@@ -402,7 +398,7 @@ static void ops_root_cache(struct fs *fs, struct fuse_file_info *fi)
 	fi->cache_readdir = 1;
 	if (rr_client_list_version(fs->client, "opendir", &version) != 0)
 		return;
-	fi->keep_cache = atomic_exchange(&fs->root_version, version) == version;
+	fi->keep_cache = atomic_exchange(&fs->ops->root_version, version) == version;
 }
 
 static void ops_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -482,36 +478,6 @@ static bool ops_dir_add_dots(struct fs *fs, struct ops_dir_reply *reply, off_t i
 	return ops_dir_add(fs, reply, index == 0 ? "." : "..", &entry, index + 1);
 }
 
-/*
- * Offsets in the root after "." (1) and ".." (2) come from the ids: the
- * entry of a token is followed at the first 62 bits of its id, plus 3. A
- * stream that goes on from there takes the next id of the listing as it is
- * then, whatever came and went in between, and nothing is kept per stream.
- * Two tokens sharing those bits (about one chance in 10^11 among 10,000)
- * could show as one.
- */
-#define OPS_ROOT_FIRST_TOKEN 2
-
-static off_t ops_root_offset_after(const char *id)
-{
-	uint64_t bits = 0;
-
-	for (int i = 0; i < 16; i++)
-		bits = bits * 16 + (uint64_t)(id[i] <= '9' ? id[i] - '0' : id[i] - 'a' + 10);
-	return (off_t)(bits >> 2) + OPS_ROOT_FIRST_TOKEN + 1;
-}
-
-/* The smallest id that may follow offset; false when none can. */
-static bool ops_root_resume(off_t offset, char from[RR_TOKEN_ID_LENGTH + 1])
-{
-	uint64_t next = (uint64_t)(offset - OPS_ROOT_FIRST_TOKEN - 1) + 1;
-
-	if (next >> 62 != 0)
-		return false;
-	snprintf(from, RR_TOKEN_ID_LENGTH + 1, "%016" PRIx64 "%048d", next << 2, 0);
-	return true;
-}
-
 /* How many tokens of the listing one call takes for a reply. */
 #define OPS_ROOT_PAGE 64
 
@@ -523,15 +489,15 @@ static int ops_dir_fill_root(struct fs *fs, struct ops_dir_reply *reply, off_t o
 	size_t count;
 	int rc;
 
-	if (offset > OPS_ROOT_FIRST_TOKEN && !ops_root_resume(offset, from))
+	if (offset > INODE_DIR_FIRST_TOKEN && !inode_dir_resume(offset, from))
 		return 0;
 	/* The listing before the dots: a root that cannot be listed fails, rather than look empty.
 	 */
-	rc = rr_client_list(fs->client, "readdir", offset > OPS_ROOT_FIRST_TOKEN ? from : NULL,
+	rc = rr_client_list(fs->client, "readdir", offset > INODE_DIR_FIRST_TOKEN ? from : NULL,
 			    page, OPS_ROOT_PAGE, &count);
 	if (rc != 0)
 		return rc;
-	for (; offset < OPS_ROOT_FIRST_TOKEN; offset++)
+	for (; offset < INODE_DIR_FIRST_TOKEN; offset++)
 		if (!ops_dir_add_dots(fs, reply, offset, FUSE_ROOT_ID))
 			return 0;
 	for (;;) {
@@ -546,11 +512,11 @@ static int ops_dir_fill_root(struct fs *fs, struct ops_dir_reply *reply, off_t o
 				entry.attr_timeout = fs->list_ttl;
 				entry.entry_timeout = fs->list_ttl;
 			}
-			offset = ops_root_offset_after(page[i].id);
+			offset = inode_dir_offset_after(page[i].id);
 			if (!ops_dir_add(fs, reply, page[i].id, &entry, offset))
 				return 0;
 		}
-		if (count < OPS_ROOT_PAGE || !ops_root_resume(offset, from))
+		if (count < OPS_ROOT_PAGE || !inode_dir_resume(offset, from))
 			return 0;
 		rc = rr_client_list(fs->client, "readdir", from, page, OPS_ROOT_PAGE, &count);
 		if (rc != 0)
@@ -577,7 +543,7 @@ static void ops_dir_fill_token(struct fs *fs, struct ops_dir_reply *reply,
 		    ops_token_entry(fs, "readdir", kind, token, fs->list_ttl, &entry) != 0) {
 			memset(&entry, 0, sizeof(entry));
 			entry.attr.st_mode = S_IFREG;
-			entry.attr.st_ino = self + (fuse_ino_t)(kind - INODE_TOKEN_DIR);
+			entry.attr.st_ino = inode_of_file(self, kind);
 		}
 		if (!ops_dir_add(fs, reply, inode_file_name(kind), &entry, index + 1))
 			return;
@@ -646,7 +612,7 @@ static void ops_init(void *userdata, struct fuse_conn_info *conn)
 {
 	struct fs *fs = userdata;
 
-	fs->kernel_opens = (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT) != 0;
+	fs->ops->kernel_opens = (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT) != 0;
 	conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
 }
 
@@ -758,7 +724,7 @@ static void ops_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (rc == 0 && kind == INODE_ROOT)
 		rc = -ENOENT;
 	if (rc == 0)
-		inode_confirm_clear(fs->inodes, parent + (fuse_ino_t)(kind - INODE_TOKEN_DIR),
+		inode_confirm_clear(fs->inodes, inode_of_file(parent, kind),
 				    fuse_req_ctx(req)->pid);
 	fuse_reply_err(req, -rc);
 }
@@ -792,7 +758,7 @@ static void ops_access(fuse_req_t req, fuse_ino_t ino, int mask)
  */
 static void ops_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	if (ops_fs(req)->kernel_opens) {
+	if (ops_fs(req)->ops->kernel_opens) {
 		fuse_reply_err(req, ENOSYS);
 		return;
 	}
