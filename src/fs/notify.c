@@ -59,18 +59,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "deadline.h"
 #include "log.h"
 #include "ops.h"
 #include "secret.h"
 
-#define NOTIFY_INTERVAL_NS (250 * 1000 * 1000L)
+#define NOTIFY_INTERVAL_NS (250 * DEADLINE_NS_PER_MS)
 #define NOTIFY_BATCH	   64
 /*
  * How long a mkdir's duration name stays before it is renamed to the
  * token's id: long enough for `mkdir 24h && cat 24h/jwt.txt`, short enough
  * for an open view to show the id within a second.
  */
-#define NOTIFY_RENAME_DELAY_NS (500 * 1000 * 1000L)
+#define NOTIFY_RENAME_DELAY_NS (500 * DEADLINE_NS_PER_MS)
 
 /* A file whose pages are to be filled (due) or dropped (spoiled). */
 struct notify_pages {
@@ -405,21 +406,6 @@ static void notify_handle_pages(struct notify *notify)
 	pthread_mutex_lock(&notify->lock);
 }
 
-static bool notify_is_due(const struct timespec *due, const struct timespec *now)
-{
-	return due->tv_sec < now->tv_sec ||
-	       (due->tv_sec == now->tv_sec && due->tv_nsec <= now->tv_nsec);
-}
-
-static void notify_add_ns(struct timespec *when, long ns)
-{
-	when->tv_nsec += ns;
-	if (when->tv_nsec >= 1000000000L) {
-		when->tv_sec++;
-		when->tv_nsec -= 1000000000L;
-	}
-}
-
 void notify_token_made(struct notify *notify, const char *name, const struct rr_token *token)
 {
 	struct notify_rename *grown;
@@ -444,8 +430,7 @@ void notify_token_made(struct notify *notify, const char *name, const struct rr_
 	strcpy(rename->name, name);
 	rename->token = *token;
 	rename->revoked = false;
-	clock_gettime(CLOCK_MONOTONIC, &rename->due);
-	notify_add_ns(&rename->due, NOTIFY_RENAME_DELAY_NS);
+	rename->due = deadline_in(NOTIFY_RENAME_DELAY_NS);
 	pthread_cond_signal(&notify->wake);
 	pthread_mutex_unlock(&notify->lock);
 }
@@ -456,7 +441,7 @@ void notify_token_revoked(struct notify *notify, const char *id)
 	for (size_t i = 0; i < notify->renames_count; i++) {
 		if (strcmp(notify->renames[i].token.id, id) == 0) {
 			notify->renames[i].revoked = true;
-			clock_gettime(CLOCK_MONOTONIC, &notify->renames[i].due);
+			notify->renames[i].due = deadline_in(0);
 			pthread_cond_signal(&notify->wake);
 		}
 	}
@@ -516,15 +501,14 @@ static void notify_rename(struct notify *notify, const struct notify_rename *ren
 static size_t notify_take_renames(struct notify *notify, const char *id, struct notify_rename *out,
 				  size_t max)
 {
-	struct timespec now;
+	struct timespec now = deadline_in(0);
 	size_t taken = 0;
 	size_t kept = 0;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
 	for (size_t i = 0; i < notify->renames_count; i++) {
 		struct notify_rename *rename = &notify->renames[i];
 		bool take = id != NULL ? strcmp(rename->token.id, id) == 0
-				       : notify_is_due(&rename->due, &now);
+				       : deadline_by(&rename->due, &now);
 
 		if (take && taken < max)
 			out[taken++] = *rename;
@@ -601,9 +585,8 @@ static void notify_collect(struct notify *notify)
 /* The next round: in a quarter second, or when the first rename is due if sooner. */
 static void notify_next_round(struct notify *notify, struct timespec *deadline)
 {
-	clock_gettime(CLOCK_MONOTONIC, deadline);
-	notify_add_ns(deadline, NOTIFY_INTERVAL_NS);
-	if (notify->renames_count > 0 && notify_is_due(&notify->renames[0].due, deadline))
+	*deadline = deadline_in(NOTIFY_INTERVAL_NS);
+	if (notify->renames_count > 0 && deadline_by(&notify->renames[0].due, deadline))
 		*deadline = notify->renames[0].due;
 }
 

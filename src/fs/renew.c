@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "credential.h"
+#include "deadline.h"
 #include "log.h"
 #include "secret.h"
 #include "timefmt.h"
@@ -192,15 +193,8 @@ static bool renew_learn(struct renew *renew, const char *id, int64_t now)
 /* Waits ms milliseconds, or less when the thread is stopped. */
 static void renew_pause(struct renew *renew, long ms)
 {
-	struct timespec deadline;
+	struct timespec deadline = deadline_in((int64_t)ms * DEADLINE_NS_PER_MS);
 
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += ms / 1000;
-	deadline.tv_nsec += (ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&renew->lock);
 	if (!renew->stopping)
 		pthread_cond_timedwait(&renew->wake, &renew->lock, &deadline);
@@ -392,8 +386,7 @@ static void *renew_run(void *data)
 		pthread_mutex_lock(&renew->lock);
 		if (renew->stopping)
 			break;
-		clock_gettime(CLOCK_MONOTONIC, &deadline);
-		deadline.tv_sec += RENEW_TICK_SECONDS;
+		deadline = deadline_in((int64_t)RENEW_TICK_SECONDS * DEADLINE_NS_PER_S);
 		/* A spurious wakeup, or the 401 handler's, only makes one round early. */
 		pthread_cond_timedwait(&renew->wake, &renew->lock, &deadline);
 	}
