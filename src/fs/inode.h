@@ -91,14 +91,12 @@ void inode_content_mark_given(struct inode_table *table, uint64_t ino);
 void inode_content_forget_given(struct inode_table *table, uint64_t ino);
 
 /*
- * Confirmation marks (SPEC 2.3). `rm -r` in a terminal checks each file for
- * write access before it asks, and removes the directory afterwards even
- * when the user answered no, counting on rmdir to fail ENOTEMPTY for the
- * file it kept. So a refused write check marks the file for the process
- * that asked, unlinking it clears the mark, and an rmdir by that process
- * while a mark is left finds the directory not empty and revokes nothing.
- * Marks of other processes (a file manager showing the folder) count for
- * nothing, and every rmdir of the token clears them.
+ * Confirmation marks (rerobotsfs(1), "Revoking a token"). `rm -r` in a terminal checks each file
+ * for write access before it asks, and removes the directory afterwards even when the user answered
+ * no, counting on rmdir to fail ENOTEMPTY for the file it kept. So a refused write check marks the
+ * file for the process that asked, unlinking it clears the mark, and an rmdir by that process while
+ * a mark is left finds the directory not empty and revokes nothing. Marks of other processes (a
+ * file manager showing the folder) count for nothing, and every rmdir of the token clears them.
  */
 void inode_confirm_mark(struct inode_table *table, uint64_t ino, pid_t pid);
 void inode_confirm_clear(struct inode_table *table, uint64_t ino, pid_t pid);

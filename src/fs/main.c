@@ -1,5 +1,5 @@
 /*
- * rerobotsfs: rerobots API tokens as a filesystem (SPEC section 2).
+ * rerobotsfs: rerobots API tokens as a filesystem; rerobotsfs(1) says what it does.
  *
  *     $ rerobotsfs -o origin=http://127.0.0.1:8080,token_file=$HOME/.rerobots/jwt.txt ~/tokens
  *     $ mkdir ~/tokens/24h

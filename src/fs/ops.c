@@ -1,5 +1,5 @@
 /*
- * The FUSE operations: the tree of SPEC 2.1 over what the client knows.
+ * The FUSE operations: the tree of rerobotsfs(1) over what the client knows.
  *
  *     MOUNT/                 drwx------   the root, inode FUSE_ROOT_ID
  *       ID/                  drwx------   one per active token
@@ -707,7 +707,7 @@ static void ops_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 /*
  * `rm -r ID` and a file manager's delete unlink the files before removing
  * the directory, and must succeed; the token goes only with the rmdir
- * (SPEC 2.3). So unlinking a token's file answers 0 and changes nothing.
+ * (rerobotsfs(1), "Revoking a token"). So unlinking a token's file answers 0 and changes nothing.
  */
 static void ops_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
@@ -732,7 +732,7 @@ static void ops_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 /*
  * Files are never writable, not even for root: refusing W_OK here is what
  * makes `rm -r` in a terminal ask before it removes jwt.txt, the
- * filesystem's confirmation step (SPEC 2.3); the refusal is remembered so
+ * filesystem's confirmation step; the refusal is remembered so
  * that an answer of no keeps the token (see inode.h).
  */
 static void ops_access(fuse_req_t req, fuse_ino_t ino, int mask)
@@ -798,7 +798,7 @@ out_err:
 
 /*
  * Files open for writing without asking (see ops_open), so writing is
- * refused here (SPEC 2.4). Bytes written through a shared mapping are in the
+ * refused here. Bytes written through a shared mapping are in the
  * kernel's page cache already when they come here: notify.c drops those
  * pages, so that the next read asks again.
  */
@@ -811,7 +811,7 @@ static void ops_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t si
 	notify_pages_spoiled(fs->notify, ino);
 }
 
-/* Every other change (SPEC 2.4) is refused and changes nothing. */
+/* Every other change (rerobotsfs(1), "Everything else") is refused and changes nothing. */
 static void ops_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 			struct fuse_file_info *fi)
 {

@@ -1,4 +1,4 @@
-/* SPEC 2.2: every example and counter-example of the duration grammar. */
+/* rerobotsfs(1), Making a token: every example and counter-example of the duration grammar. */
 #include "duration.h"
 
 #include <errno.h>
