@@ -61,7 +61,7 @@
 
 #include "deadline.h"
 #include "log.h"
-#include "ops.h"
+#include "node.h"
 #include "secret.h"
 
 #define NOTIFY_INTERVAL_NS (250 * DEADLINE_NS_PER_MS)
@@ -366,7 +366,7 @@ static void notify_store_pages(struct notify *notify, fuse_ino_t ino)
 	size_t length;
 
 	if (inode_content_given(fs->inodes, ino) ||
-	    ops_file_content(fs, "lookup", ino, &data, &length) != 0)
+	    node_file_content(fs, "lookup", ino, &data, &length) != 0)
 		return;
 	bufv.buf[0].mem = data;
 	bufv.buf[0].size = length;
