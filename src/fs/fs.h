@@ -24,6 +24,7 @@
 
 struct notify;
 struct ops_state;
+struct own;
 struct renew;
 
 struct fs {
@@ -31,6 +32,7 @@ struct fs {
 	struct inode_table *inodes;
 	struct fuse_session *session;
 	struct ops_state *ops;	/* the request handlers' own */
+	struct own *own;	/* the notification thread's own calls on the mount */
 	struct notify *notify;	/* the notification thread, from mounting on */
 	struct renew *renew;	/* the mount's own token over time, from mounting on */
 	const char *mountpoint; /* absolute, as libfuse resolved it */

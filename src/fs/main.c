@@ -32,6 +32,7 @@
 #include "notify.h"
 #include "ops.h"
 #include "options.h"
+#include "own.h"
 #include "renew.h"
 #include "secret.h"
 #include "version.h"
@@ -196,7 +197,8 @@ int main(int argc, char *argv[])
 		goto out;
 	fs.inodes = inode_table_new();
 	fs.ops = ops_state_new();
-	if (fs.inodes == NULL || fs.ops == NULL) {
+	fs.own = own_new(&fs);
+	if (fs.inodes == NULL || fs.ops == NULL || fs.own == NULL) {
 		log_error("out of memory");
 		goto out;
 	}
@@ -212,6 +214,7 @@ out:
 	rr_client_free(fs.client);
 	inode_table_free(fs.inodes);
 	ops_state_free(fs.ops);
+	own_free(fs.own);
 	free(cmdline.mountpoint);
 	free(token_path);
 	options_free(&options);

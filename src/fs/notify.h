@@ -12,14 +12,6 @@
 
 struct notify;
 
-/* The VFS calls the thread makes on the mount, for open views to learn of changes. */
-enum notify_call_kind {
-	NOTIFY_CALL_NONE,
-	NOTIFY_CALL_RMDIR,  /* a token gone: its id is removed */
-	NOTIFY_CALL_MKDIR,  /* a token made elsewhere: its id is made */
-	NOTIFY_CALL_RENAME, /* a mkdir's duration name becomes the new token's id */
-};
-
 /* Starts the thread on a mounted session; NULL after logging why. */
 struct notify *notify_start(struct fs *fs);
 
@@ -52,23 +44,6 @@ void notify_token_made(struct notify *notify, const char *name, const struct rr_
 
 /* An rmdir here revoked the token of id: a name of it not renamed yet goes soon. */
 void notify_token_revoked(struct notify *notify, const char *id);
-
-/*
- * Whether req comes from the thread's own VFS call on the mount. Such a
- * request must be answered with what these calls say, never by asking the
- * API: the thread waits for the answer.
- */
-bool notify_is_own(struct notify *notify, fuse_req_t req);
-
-/* Its LOOKUP of name in the root: 0 and the token name stands for, or -ENOENT. */
-int notify_own_lookup(struct notify *notify, const char *name, struct rr_token *token);
-
-/* Its request on a token's inode: 0 and the token, or -ENOENT where it is not the call's. */
-int notify_own_token(struct notify *notify, const char *id, struct rr_token *token);
-
-/* Whether its call is this one: name and new_name as the call has them, NULL for any. */
-bool notify_own_call(struct notify *notify, enum notify_call_kind kind, const char *name,
-		     const char *new_name);
 
 /* Stops and joins the thread; call it before the session is destroyed. */
 void notify_stop(struct notify *notify);

@@ -34,6 +34,7 @@
 #include "log.h"
 #include "node.h"
 #include "notify.h"
+#include "own.h"
 #include "secret.h"
 #include "token_id.h"
 
@@ -80,7 +81,7 @@ void ops_state_free(struct ops_state *state)
 }
 
 /*
- * The notification thread's own calls on the mount (see notify.c) are
+ * The notification thread's own calls on the mount (see own.c) are
  * answered from the call it has in flight, with no request to the API: a
  * name it removes or renames is there, every other name is not (so that
  * its mkdir and rename can make it). Nothing of these answers is kept by
@@ -93,7 +94,7 @@ static void ops_own_lookup(fuse_req_t req, struct fs *fs, enum inode_kind parent
 	struct rr_token token;
 
 	memset(&entry, 0, sizeof(entry));
-	if (parent_kind == INODE_ROOT && notify_own_lookup(fs->notify, name, &token) == 0 &&
+	if (parent_kind == INODE_ROOT && own_lookup(fs->own, name, &token) == 0 &&
 	    node_token_entry(fs, "lookup", INODE_TOKEN_DIR, &token, 0, &entry) != 0) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -116,7 +117,7 @@ static void ops_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	rc = inode_resolve(fs->inodes, parent, &parent_kind, id);
 	if (rc != 0)
 		goto out_err;
-	if (notify_is_own(fs->notify, req)) {
+	if (own_is_caller(fs->own, req)) {
 		ops_own_lookup(req, fs, parent_kind, name);
 		return;
 	}
@@ -183,9 +184,9 @@ static void ops_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 		goto out_err;
 	if (kind == INODE_ROOT) {
 		node_attr(fs, kind, ino, fs->mounted, 0, &st);
-	} else if (notify_is_own(fs->notify, req)) {
+	} else if (own_is_caller(fs->own, req)) {
 		/* Only a token's directory is the call's: no file's bytes are at hand. */
-		rc = kind == INODE_TOKEN_DIR ? notify_own_token(fs->notify, id, &token) : -ENOENT;
+		rc = kind == INODE_TOKEN_DIR ? own_token(fs->own, id, &token) : -ENOENT;
 		if (rc != 0)
 			goto out_err;
 		node_attr(fs, kind, ino, (time_t)token.created, 0, &st);
@@ -304,10 +305,10 @@ static void ops_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		rc = -EPERM;
 		goto out_err;
 	}
-	if (notify_is_own(fs->notify, req)) {
+	if (own_is_caller(fs->own, req)) {
 		/* The thread shows a token made elsewhere: it exists already. */
-		if (!notify_own_call(fs->notify, NOTIFY_CALL_MKDIR, NULL, name) ||
-		    notify_own_token(fs->notify, name, &token) != 0) {
+		if (!own_is_call(fs->own, OWN_CALL_MKDIR, NULL, name) ||
+		    own_token(fs->own, name, &token) != 0) {
 			rc = -EPERM;
 			goto out_err;
 		}
@@ -345,9 +346,8 @@ static void ops_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int rc;
 
 	/* The thread removes what is gone already: nothing to revoke. */
-	if (notify_is_own(fs->notify, req)) {
-		own = parent == FUSE_ROOT_ID &&
-		      notify_own_call(fs->notify, NOTIFY_CALL_RMDIR, name, NULL);
+	if (own_is_caller(fs->own, req)) {
+		own = parent == FUSE_ROOT_ID && own_is_call(fs->own, OWN_CALL_RMDIR, name, NULL);
 		fuse_reply_err(req, own ? 0 : EPERM);
 		return;
 	}
@@ -505,8 +505,8 @@ static void ops_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse
 {
 	struct fs *fs = ops_fs(req);
 
-	if (notify_is_own(fs->notify, req) && parent == FUSE_ROOT_ID && newparent == FUSE_ROOT_ID &&
-	    notify_own_call(fs->notify, NOTIFY_CALL_RENAME, name, newname)) {
+	if (own_is_caller(fs->own, req) && parent == FUSE_ROOT_ID && newparent == FUSE_ROOT_ID &&
+	    own_is_call(fs->own, OWN_CALL_RENAME, name, newname)) {
 		fuse_reply_err(req, 0);
 		return;
 	}
