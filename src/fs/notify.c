@@ -37,7 +37,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +48,7 @@
 #include "node.h"
 #include "own.h"
 #include "secret.h"
+#include "thread.h"
 
 #define NOTIFY_INTERVAL_NS (250 * DEADLINE_NS_PER_MS)
 #define NOTIFY_BATCH	   64
@@ -449,30 +449,6 @@ static void *notify_run(void *data)
 	return NULL;
 }
 
-/*
- * libfuse's signal handlers end the session loop only when the signal
- * interrupts the main thread's wait, and libfuse blocks these signals in its
- * own worker threads for that reason. A thread of ours that took SIGTERM
- * would leave the loop running, so it blocks them too; threads inherit the
- * mask of their creator.
- */
-static int notify_create_thread(struct notify *notify)
-{
-	sigset_t blocked;
-	sigset_t saved;
-	int rc;
-
-	sigemptyset(&blocked);
-	sigaddset(&blocked, SIGHUP);
-	sigaddset(&blocked, SIGINT);
-	sigaddset(&blocked, SIGQUIT);
-	sigaddset(&blocked, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &blocked, &saved);
-	rc = pthread_create(&notify->thread, NULL, notify_run, notify);
-	pthread_sigmask(SIG_SETMASK, &saved, NULL);
-	return rc;
-}
-
 struct notify *notify_start(struct fs *fs)
 {
 	struct notify *notify = calloc(1, sizeof(*notify));
@@ -489,7 +465,7 @@ struct notify *notify_start(struct fs *fs)
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&notify->wake, &attr);
 	pthread_condattr_destroy(&attr);
-	rc = notify_create_thread(notify);
+	rc = thread_create(&notify->thread, notify_run, notify);
 	if (rc != 0) {
 		log_error("cannot start the notification thread: %s", strerror(rc));
 		pthread_cond_destroy(&notify->wake);

@@ -18,7 +18,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +27,7 @@
 #include "deadline.h"
 #include "log.h"
 #include "secret.h"
+#include "thread.h"
 #include "timefmt.h"
 #include "token_id.h"
 
@@ -394,24 +394,6 @@ static void *renew_run(void *data)
 	return NULL;
 }
 
-/* Blocks the signals that end the session loop, as notify.c explains. */
-static int renew_create_thread(struct renew *renew)
-{
-	sigset_t blocked;
-	sigset_t saved;
-	int rc;
-
-	sigemptyset(&blocked);
-	sigaddset(&blocked, SIGHUP);
-	sigaddset(&blocked, SIGINT);
-	sigaddset(&blocked, SIGQUIT);
-	sigaddset(&blocked, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &blocked, &saved);
-	rc = pthread_create(&renew->thread, NULL, renew_run, renew);
-	pthread_sigmask(SIG_SETMASK, &saved, NULL);
-	return rc;
-}
-
 struct renew *renew_start(struct fs *fs, const char *path, bool enabled)
 {
 	struct renew *renew = calloc(1, sizeof(*renew));
@@ -435,7 +417,7 @@ struct renew *renew_start(struct fs *fs, const char *path, bool enabled)
 	if (enabled && path == NULL)
 		log_warning("renew: the mount's token comes from " RENEW_ENVIRONMENT
 			    ", which has no file to write a new token to: it is not renewed");
-	rc = renew_create_thread(renew);
+	rc = thread_create(&renew->thread, renew_run, renew);
 	if (rc != 0) {
 		log_error("cannot start the renewal thread: %s", strerror(rc));
 		pthread_cond_destroy(&renew->wake);
