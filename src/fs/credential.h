@@ -1,5 +1,5 @@
 /*
- * The API token the mount authenticates with, found where SPEC 2.6 says:
+ * The API token the mount authenticates with, found where rerobotsfs(1) says:
  * the file of -o token_file, else $REROBOTS_API_TOKEN, else
  * ~/.rerobots/jwt.txt. It is never taken from the command line.
  */

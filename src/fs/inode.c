@@ -10,12 +10,13 @@
 #include "inode.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <search.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "fs.h"
 #include "token_id.h"
 
 /* A token's block: its directory's number, then one number per file. */
@@ -112,17 +113,42 @@ static struct inode_entry *inode_lookup_ino(struct inode_table *table, uint64_t 
 	return node == NULL ? NULL : *(struct inode_entry **)node;
 }
 
-/* The block an id wants: its first 15 hex digits, times four; never 0 nor the root's. */
+/* The first 64 bits of an id (its first 16 hex digits): where both numberings start. */
+static uint64_t inode_id_bits(const char *id)
+{
+	uint64_t bits = 0;
+
+	for (int i = 0; i < 16; i++)
+		bits = bits * 16 + (uint64_t)(id[i] <= '9' ? id[i] - '0' : id[i] - 'a' + 10);
+	return bits;
+}
+
+/* The block an id wants: its first 60 bits, times four; never 0 nor the root's. */
 static uint64_t inode_derive(const char *id)
 {
-	uint64_t number = 0;
+	uint64_t number = inode_id_bits(id) >> 4;
 
-	for (int i = 0; i < 15; i++) {
-		char digit = id[i];
-
-		number = number * 16 + (uint64_t)(digit <= '9' ? digit - '0' : digit - 'a' + 10);
-	}
 	return number == 0 ? INODE_BLOCK : number * INODE_BLOCK;
+}
+
+uint64_t inode_of_file(uint64_t directory, enum inode_kind kind)
+{
+	return directory + (uint64_t)(kind - INODE_TOKEN_DIR);
+}
+
+int64_t inode_dir_offset_after(const char *id)
+{
+	return (int64_t)(inode_id_bits(id) >> 2) + INODE_DIR_FIRST_TOKEN + 1;
+}
+
+bool inode_dir_resume(int64_t offset, char from[RR_TOKEN_ID_LENGTH + 1])
+{
+	uint64_t next = (uint64_t)(offset - INODE_DIR_FIRST_TOKEN - 1) + 1;
+
+	if (next >> 62 != 0)
+		return false;
+	snprintf(from, RR_TOKEN_ID_LENGTH + 1, "%016" PRIx64 "%048d", next << 2, 0);
+	return true;
 }
 
 static struct inode_entry *inode_insert(struct inode_table *table, const char *id)
@@ -161,7 +187,7 @@ uint64_t inode_ref(struct inode_table *table, const char *id, enum inode_kind ki
 		entry = inode_insert(table, id);
 	if (entry != NULL) {
 		entry->references++;
-		ino = entry->ino + (uint64_t)(kind - INODE_TOKEN_DIR);
+		ino = inode_of_file(entry->ino, kind);
 	}
 	pthread_mutex_unlock(&table->lock);
 	return ino;
@@ -190,7 +216,7 @@ int inode_resolve(struct inode_table *table, uint64_t ino, enum inode_kind *kind
 	struct inode_entry *entry;
 	int rc = -ENOENT;
 
-	if (ino == FUSE_ROOT_ID) {
+	if (ino == INODE_ROOT_ID) {
 		*kind = INODE_ROOT;
 		return 0;
 	}

@@ -1,5 +1,5 @@
 /*
- * rerobotsfs: rerobots API tokens as a filesystem (SPEC section 2).
+ * rerobotsfs: rerobots API tokens as a filesystem; rerobotsfs(1) says what it does.
  *
  *     $ rerobotsfs -o origin=http://127.0.0.1:8080,token_file=$HOME/.rerobots/jwt.txt ~/tokens
  *     $ mkdir ~/tokens/24h
@@ -30,7 +30,9 @@
 #include "log.h"
 #include "mountinfo.h"
 #include "notify.h"
+#include "ops.h"
 #include "options.h"
+#include "own.h"
 #include "renew.h"
 #include "secret.h"
 #include "version.h"
@@ -152,7 +154,6 @@ int main(int argc, char *argv[])
 	log_init("rerobotsfs", false);
 	memset(&cmdline, 0, sizeof(cmdline));
 	memset(&fs, 0, sizeof(fs));
-	pthread_mutex_init(&fs.looked_up_lock, NULL);
 
 	if (options_parse(&args, &options) != 0)
 		goto out;
@@ -195,7 +196,9 @@ int main(int argc, char *argv[])
 	if (fs.client == NULL)
 		goto out;
 	fs.inodes = inode_table_new();
-	if (fs.inodes == NULL) {
+	fs.ops = ops_state_new();
+	fs.own = own_new(&fs);
+	if (fs.inodes == NULL || fs.ops == NULL || fs.own == NULL) {
 		log_error("out of memory");
 		goto out;
 	}
@@ -210,7 +213,8 @@ out:
 		fuse_session_destroy(fs.session);
 	rr_client_free(fs.client);
 	inode_table_free(fs.inodes);
-	pthread_mutex_destroy(&fs.looked_up_lock);
+	ops_state_free(fs.ops);
+	own_free(fs.own);
 	free(cmdline.mountpoint);
 	free(token_path);
 	options_free(&options);

@@ -5,21 +5,11 @@
  *
  * File managers learn of changes only through inotify, and the kernel
  * raises inotify events only for VFS operations, not for FUSE
- * notifications. So the thread tells the kernel of a token the way a user
- * would: it calls rmdir, mkdir or renameat2 on the mount itself, and the
- * request handlers, recognising the thread's id as the caller, answer
- * those requests from the call the thread has in flight (notify_own_*)
- * without asking the API. Watchers on the root then get what a local change
- * makes: IN_DELETE for a token that expired or left a listing, IN_CREATE
- * for one a listing showed first, IN_MOVED_FROM and IN_MOVED_TO when a
- * mkdir's duration name turns into the token's id. The root is opened for
- * each call, by its name in the mount point's parent, and used only when
- * it is still this mount's root: a descriptor kept open would make the
- * mount busy, so that `fusermount3 -u` failed, and a mount hiding this one,
- * or the directory under it once unmounted, must never see these calls.
- * Where the VFS call fails (no such root, a mount on the token's directory,
- * the mount going away), the kernel is told with FUSE notifications
- * instead, which keep `ls` right but raise no event.
+ * notifications: so the thread tells the kernel of a token by calling
+ * rmdir, mkdir or renameat2 on the mount itself (own.c). Where the VFS call
+ * fails (no such root, a mount on the token's directory, the mount going
+ * away), the kernel is told with FUSE notifications instead, which keep
+ * `ls` right but raise no event.
  *
  * About four times a second the thread asks the client which tokens left
  * its cache without a local revoke, or came into it with a listing. The
@@ -45,31 +35,29 @@
 #include "notify.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <pthread.h>
-#include <signal.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
+#include "deadline.h"
 #include "log.h"
+#include "node.h"
+#include "own.h"
 #include "secret.h"
+#include "thread.h"
 
-#define NOTIFY_INTERVAL_NS (250 * 1000 * 1000L)
+#define NOTIFY_INTERVAL_NS (250 * DEADLINE_NS_PER_MS)
 #define NOTIFY_BATCH	   64
 /*
  * How long a mkdir's duration name stays before it is renamed to the
  * token's id: long enough for `mkdir 24h && cat 24h/jwt.txt`, short enough
  * for an open view to show the id within a second.
  */
-#define NOTIFY_RENAME_DELAY_NS (500 * 1000 * 1000L)
+#define NOTIFY_RENAME_DELAY_NS (500 * DEADLINE_NS_PER_MS)
 
 /* A file whose pages are to be filled (due) or dropped (spoiled). */
 struct notify_pages {
@@ -85,179 +73,26 @@ struct notify_rename {
 	bool revoked;	     /* by an rmdir of the id here: the name goes instead */
 };
 
-/* The VFS call the thread has in flight on the mount, as its requests are answered. */
-struct notify_call {
-	enum notify_call_kind kind;
-	char name[NAME_MAX + 1];	       /* the entry there before: rmdir, rename */
-	char new_name[RR_TOKEN_ID_LENGTH + 1]; /* the entry made: mkdir, rename */
-	struct rr_token token;		       /* what both stand for */
-};
-
 struct notify {
 	struct fs *fs;
 	pthread_t thread;
-	_Atomic pid_t tid; /* the thread's id, the caller of its own requests */
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	bool stopping;
+	/* The file whose bytes go to the page cache at the next lookup of a file. */
+	fuse_ino_t looked_up;
 	struct notify_pages *pages; /* in the order reported */
 	size_t pages_count;
 	size_t pages_size;
 	struct notify_rename *renames; /* in the order made, so by due time */
 	size_t renames_count;
 	size_t renames_size;
-	/* Where the root is found again for each call; parent_fd -1 where it cannot be. */
-	int parent_fd;
-	char *root_name;
-	dev_t root_dev;
-	/* The call in flight, under its own lock: handlers read it while the thread waits. */
-	pthread_mutex_t call_lock;
-	struct notify_call call;
 };
 
 /* Answers that leave nothing to tell: no such entry, or a session going away. */
 static bool notify_nothing_to_tell(int rc)
 {
 	return rc == 0 || rc == -ENOENT || rc == -ENODEV || rc == -EBADF;
-}
-
-/*
- * Finds the mount point's parent and this mount's device, once, before the
- * first call. The stat waits for the session loop to answer GETATTR.
- */
-static void notify_root_prepare(struct notify *notify)
-{
-	char *parent = strdup(notify->fs->mountpoint);
-	char *name = strdup(notify->fs->mountpoint);
-	struct stat st;
-
-	notify->parent_fd = -1;
-	if (parent == NULL || name == NULL || stat(notify->fs->mountpoint, &st) != 0 ||
-	    st.st_ino != FUSE_ROOT_ID)
-		goto out;
-	notify->root_name = strdup(basename(name));
-	if (notify->root_name == NULL)
-		goto out;
-	notify->root_dev = st.st_dev;
-	notify->parent_fd = open(dirname(parent), O_PATH | O_DIRECTORY | O_CLOEXEC);
-out:
-	free(name);
-	free(parent);
-}
-
-/* This mount's root as an O_PATH descriptor, or -1 where the name leads elsewhere now. */
-static int notify_root_open(struct notify *notify)
-{
-	struct stat st;
-	int fd;
-
-	if (notify->parent_fd < 0)
-		return -1;
-	fd = openat(notify->parent_fd, notify->root_name,
-		    O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	if (fstat(fd, &st) != 0 || st.st_dev != notify->root_dev || st.st_ino != FUSE_ROOT_ID) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/*
- * A rename goes ahead only when the duration name still leads to the token
- * (a second mkdir of the same name takes it over, and its own rename then
- * follows): -ESTALE where it does not.
- */
-static int notify_rename_at(struct notify *notify, int root, const struct notify_call *call)
-{
-	struct stat st;
-
-	if (fstatat(root, call->name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-		return -errno;
-	if (st.st_ino != inode_number(notify->fs->inodes, call->token.id))
-		return -ESTALE;
-	return renameat2(root, call->name, root, call->new_name, RENAME_NOREPLACE) == 0 ? 0
-											: -errno;
-}
-
-/*
- * Makes one VFS call on the mount's root, which the handlers answer from
- * call; 0, or -errno where it failed (-EXDEV: the root could not be found).
- */
-static int notify_vfs(struct notify *notify, const struct notify_call *call)
-{
-	int root = notify_root_open(notify);
-	int rc;
-
-	if (root < 0)
-		return -EXDEV;
-	pthread_mutex_lock(&notify->call_lock);
-	notify->call = *call;
-	pthread_mutex_unlock(&notify->call_lock);
-	switch (call->kind) {
-	case NOTIFY_CALL_RMDIR:
-		rc = unlinkat(root, call->name, AT_REMOVEDIR) == 0 ? 0 : -errno;
-		break;
-	case NOTIFY_CALL_MKDIR:
-		rc = mkdirat(root, call->new_name, 0700) == 0 ? 0 : -errno;
-		break;
-	case NOTIFY_CALL_RENAME:
-		rc = notify_rename_at(notify, root, call);
-		break;
-	default:
-		rc = -EINVAL;
-		break;
-	}
-	pthread_mutex_lock(&notify->call_lock);
-	notify->call.kind = NOTIFY_CALL_NONE;
-	pthread_mutex_unlock(&notify->call_lock);
-	close(root);
-	return rc;
-}
-
-bool notify_is_own(struct notify *notify, fuse_req_t req)
-{
-	return notify != NULL && fuse_req_ctx(req)->pid == atomic_load(&notify->tid);
-}
-
-int notify_own_lookup(struct notify *notify, const char *name, struct rr_token *token)
-{
-	int rc = -ENOENT;
-
-	pthread_mutex_lock(&notify->call_lock);
-	if ((notify->call.kind == NOTIFY_CALL_RMDIR || notify->call.kind == NOTIFY_CALL_RENAME) &&
-	    strcmp(name, notify->call.name) == 0) {
-		*token = notify->call.token;
-		rc = 0;
-	}
-	pthread_mutex_unlock(&notify->call_lock);
-	return rc;
-}
-
-int notify_own_token(struct notify *notify, const char *id, struct rr_token *token)
-{
-	int rc = -ENOENT;
-
-	pthread_mutex_lock(&notify->call_lock);
-	if (notify->call.kind != NOTIFY_CALL_NONE && strcmp(id, notify->call.token.id) == 0) {
-		*token = notify->call.token;
-		rc = 0;
-	}
-	pthread_mutex_unlock(&notify->call_lock);
-	return rc;
-}
-
-bool notify_own_call(struct notify *notify, enum notify_call_kind kind, const char *name,
-		     const char *new_name)
-{
-	bool own;
-
-	pthread_mutex_lock(&notify->call_lock);
-	own = notify->call.kind == kind && (name == NULL || strcmp(name, notify->call.name) == 0) &&
-	      (new_name == NULL || strcmp(new_name, notify->call.new_name) == 0);
-	pthread_mutex_unlock(&notify->call_lock);
-	return own;
 }
 
 /* Without an event: what the kernel is told where the VFS call failed. */
@@ -275,8 +110,7 @@ static void notify_token_gone_quietly(struct notify *notify, const char *id)
 	for (enum inode_kind kind = INODE_JWT; kind <= INODE_EXPIRES; kind++) {
 		const char *name = inode_file_name(kind);
 
-		fuse_lowlevel_notify_delete(fs->session, ino,
-					    ino + (fuse_ino_t)(kind - INODE_TOKEN_DIR), name,
+		fuse_lowlevel_notify_delete(fs->session, ino, inode_of_file(ino, kind), name,
 					    strlen(name));
 	}
 	rc = fuse_lowlevel_notify_delete(fs->session, FUSE_ROOT_ID, ino, id, RR_TOKEN_ID_LENGTH);
@@ -334,9 +168,20 @@ void notify_pages_spoiled(struct notify *notify, fuse_ino_t ino)
 	notify_queue_pages(notify, ino, true);
 }
 
-void notify_pages_due(struct notify *notify, fuse_ino_t ino)
+/*
+ * The kernel makes a looked-up file's inode only once the reply is in, so
+ * its bytes are handed over at the next lookup of a file (see notify.h).
+ */
+void notify_file_looked_up(struct notify *notify, fuse_ino_t ino)
 {
-	notify_queue_pages(notify, ino, false);
+	fuse_ino_t previous;
+
+	pthread_mutex_lock(&notify->lock);
+	previous = notify->looked_up;
+	notify->looked_up = ino;
+	pthread_mutex_unlock(&notify->lock);
+	if (previous != 0 && previous != ino)
+		notify_queue_pages(notify, previous, false);
 }
 
 /*
@@ -352,7 +197,7 @@ static void notify_store_pages(struct notify *notify, fuse_ino_t ino)
 	size_t length;
 
 	if (inode_content_given(fs->inodes, ino) ||
-	    ops_file_content(fs, "lookup", ino, &data, &length) != 0)
+	    node_file_content(fs, "lookup", ino, &data, &length) != 0)
 		return;
 	bufv.buf[0].mem = data;
 	bufv.buf[0].size = length;
@@ -392,21 +237,6 @@ static void notify_handle_pages(struct notify *notify)
 	pthread_mutex_lock(&notify->lock);
 }
 
-static bool notify_is_due(const struct timespec *due, const struct timespec *now)
-{
-	return due->tv_sec < now->tv_sec ||
-	       (due->tv_sec == now->tv_sec && due->tv_nsec <= now->tv_nsec);
-}
-
-static void notify_add_ns(struct timespec *when, long ns)
-{
-	when->tv_nsec += ns;
-	if (when->tv_nsec >= 1000000000L) {
-		when->tv_sec++;
-		when->tv_nsec -= 1000000000L;
-	}
-}
-
 void notify_token_made(struct notify *notify, const char *name, const struct rr_token *token)
 {
 	struct notify_rename *grown;
@@ -431,8 +261,7 @@ void notify_token_made(struct notify *notify, const char *name, const struct rr_
 	strcpy(rename->name, name);
 	rename->token = *token;
 	rename->revoked = false;
-	clock_gettime(CLOCK_MONOTONIC, &rename->due);
-	notify_add_ns(&rename->due, NOTIFY_RENAME_DELAY_NS);
+	rename->due = deadline_in(NOTIFY_RENAME_DELAY_NS);
 	pthread_cond_signal(&notify->wake);
 	pthread_mutex_unlock(&notify->lock);
 }
@@ -443,7 +272,7 @@ void notify_token_revoked(struct notify *notify, const char *id)
 	for (size_t i = 0; i < notify->renames_count; i++) {
 		if (strcmp(notify->renames[i].token.id, id) == 0) {
 			notify->renames[i].revoked = true;
-			clock_gettime(CLOCK_MONOTONIC, &notify->renames[i].due);
+			notify->renames[i].due = deadline_in(0);
 			pthread_cond_signal(&notify->wake);
 		}
 	}
@@ -457,10 +286,10 @@ void notify_token_revoked(struct notify *notify, const char *id)
  */
 static void notify_rename_revoked(struct notify *notify, const struct notify_rename *rename)
 {
-	struct notify_call call = {.kind = NOTIFY_CALL_RMDIR, .token = rename->token};
+	struct own_call call = {.kind = OWN_CALL_RMDIR, .token = rename->token};
 
 	strcpy(call.name, rename->name);
-	if (notify_vfs(notify, &call) != 0)
+	if (own_vfs_call(notify->fs->own, &call) != 0)
 		fuse_lowlevel_notify_inval_entry(notify->fs->session, FUSE_ROOT_ID, rename->name,
 						 strlen(rename->name));
 }
@@ -472,7 +301,7 @@ static void notify_rename_revoked(struct notify *notify, const struct notify_ren
 static void notify_rename(struct notify *notify, const struct notify_rename *rename)
 {
 	struct fs *fs = notify->fs;
-	struct notify_call call = {.kind = NOTIFY_CALL_RENAME, .token = rename->token};
+	struct own_call call = {.kind = OWN_CALL_RENAME, .token = rename->token};
 
 	int rc;
 
@@ -482,16 +311,16 @@ static void notify_rename(struct notify *notify, const struct notify_rename *ren
 	}
 	strcpy(call.name, rename->name);
 	strcpy(call.new_name, rename->token.id);
-	rc = notify_vfs(notify, &call);
+	rc = own_vfs_call(notify->fs->own, &call);
 	if (rc == 0)
 		return;
 	/* A name that leads to another token now is that token's to rename. */
 	if (rc != -ESTALE)
 		fuse_lowlevel_notify_inval_entry(fs->session, FUSE_ROOT_ID, rename->name,
 						 strlen(rename->name));
-	call.kind = NOTIFY_CALL_MKDIR;
+	call.kind = OWN_CALL_MKDIR;
 	call.name[0] = '\0';
-	if (notify_vfs(notify, &call) != 0)
+	if (own_vfs_call(notify->fs->own, &call) != 0)
 		notify_root_changed(notify);
 }
 
@@ -503,15 +332,14 @@ static void notify_rename(struct notify *notify, const struct notify_rename *ren
 static size_t notify_take_renames(struct notify *notify, const char *id, struct notify_rename *out,
 				  size_t max)
 {
-	struct timespec now;
+	struct timespec now = deadline_in(0);
 	size_t taken = 0;
 	size_t kept = 0;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
 	for (size_t i = 0; i < notify->renames_count; i++) {
 		struct notify_rename *rename = &notify->renames[i];
 		bool take = id != NULL ? strcmp(rename->token.id, id) == 0
-				       : notify_is_due(&rename->due, &now);
+				       : deadline_by(&rename->due, &now);
 
 		if (take && taken < max)
 			out[taken++] = *rename;
@@ -539,22 +367,22 @@ static void notify_do_renames(struct notify *notify, const char *id)
 
 static void notify_token_gone(struct notify *notify, const char *id)
 {
-	struct notify_call call = {.kind = NOTIFY_CALL_RMDIR};
+	struct own_call call = {.kind = OWN_CALL_RMDIR};
 
 	/* A token gone before its duration name was renamed: the id first, then gone. */
 	notify_do_renames(notify, id);
 	strcpy(call.name, id);
 	strcpy(call.token.id, id);
-	if (notify_vfs(notify, &call) != 0)
+	if (own_vfs_call(notify->fs->own, &call) != 0)
 		notify_token_gone_quietly(notify, id);
 }
 
 static void notify_token_added(struct notify *notify, const struct rr_token *token)
 {
-	struct notify_call call = {.kind = NOTIFY_CALL_MKDIR, .token = *token};
+	struct own_call call = {.kind = OWN_CALL_MKDIR, .token = *token};
 
 	strcpy(call.new_name, token->id);
-	notify_vfs(notify, &call);
+	own_vfs_call(notify->fs->own, &call);
 }
 
 /*
@@ -588,9 +416,8 @@ static void notify_collect(struct notify *notify)
 /* The next round: in a quarter second, or when the first rename is due if sooner. */
 static void notify_next_round(struct notify *notify, struct timespec *deadline)
 {
-	clock_gettime(CLOCK_MONOTONIC, deadline);
-	notify_add_ns(deadline, NOTIFY_INTERVAL_NS);
-	if (notify->renames_count > 0 && notify_is_due(&notify->renames[0].due, deadline))
+	*deadline = deadline_in(NOTIFY_INTERVAL_NS);
+	if (notify->renames_count > 0 && deadline_by(&notify->renames[0].due, deadline))
 		*deadline = notify->renames[0].due;
 }
 
@@ -599,8 +426,7 @@ static void *notify_run(void *data)
 	struct notify *notify = data;
 	struct timespec deadline;
 
-	atomic_store(&notify->tid, gettid());
-	notify_root_prepare(notify);
+	own_prepare(notify->fs->own);
 	pthread_mutex_lock(&notify->lock);
 	while (!notify->stopping) {
 		notify_next_round(notify, &deadline);
@@ -623,30 +449,6 @@ static void *notify_run(void *data)
 	return NULL;
 }
 
-/*
- * libfuse's signal handlers end the session loop only when the signal
- * interrupts the main thread's wait, and libfuse blocks these signals in its
- * own worker threads for that reason. A thread of ours that took SIGTERM
- * would leave the loop running, so it blocks them too; threads inherit the
- * mask of their creator.
- */
-static int notify_create_thread(struct notify *notify)
-{
-	sigset_t blocked;
-	sigset_t saved;
-	int rc;
-
-	sigemptyset(&blocked);
-	sigaddset(&blocked, SIGHUP);
-	sigaddset(&blocked, SIGINT);
-	sigaddset(&blocked, SIGQUIT);
-	sigaddset(&blocked, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &blocked, &saved);
-	rc = pthread_create(&notify->thread, NULL, notify_run, notify);
-	pthread_sigmask(SIG_SETMASK, &saved, NULL);
-	return rc;
-}
-
 struct notify *notify_start(struct fs *fs)
 {
 	struct notify *notify = calloc(1, sizeof(*notify));
@@ -658,19 +460,15 @@ struct notify *notify_start(struct fs *fs)
 		return NULL;
 	}
 	notify->fs = fs;
-	notify->tid = -1;
-	notify->parent_fd = -1;
 	pthread_mutex_init(&notify->lock, NULL);
-	pthread_mutex_init(&notify->call_lock, NULL);
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&notify->wake, &attr);
 	pthread_condattr_destroy(&attr);
-	rc = notify_create_thread(notify);
+	rc = thread_create(&notify->thread, notify_run, notify);
 	if (rc != 0) {
 		log_error("cannot start the notification thread: %s", strerror(rc));
 		pthread_cond_destroy(&notify->wake);
-		pthread_mutex_destroy(&notify->call_lock);
 		pthread_mutex_destroy(&notify->lock);
 		free(notify);
 		return NULL;
@@ -689,11 +487,7 @@ void notify_stop(struct notify *notify)
 	pthread_join(notify->thread, NULL);
 	free(notify->pages);
 	free(notify->renames);
-	if (notify->parent_fd >= 0)
-		close(notify->parent_fd);
-	free(notify->root_name);
 	pthread_cond_destroy(&notify->wake);
-	pthread_mutex_destroy(&notify->call_lock);
 	pthread_mutex_destroy(&notify->lock);
 	free(notify);
 }

@@ -16,7 +16,12 @@
 
 #include "log.h"
 
-#define OPTIONS_DEFAULT_ORIGIN	 "https://api.rerobots.net"
+#define OPTIONS_DEFAULT_ORIGIN "https://api.rerobots.net"
+/*
+ * The ranges of timeout= and list_ttl= are checked here and only here, where
+ * the user is told which option is wrong, with the limits rerobotsfs(1)
+ * gives; the client takes what it is given.
+ */
 #define OPTIONS_DEFAULT_TIMEOUT	 10
 #define OPTIONS_MAX_TIMEOUT	 3600
 #define OPTIONS_DEFAULT_LIST_TTL 10

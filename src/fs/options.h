@@ -1,5 +1,5 @@
 /*
- * The driver's own -o options (SPEC 2.6), parsed with fuse_opt so that they
+ * The driver's own -o options (rerobotsfs(1), OPTIONS), parsed with fuse_opt so that they
  * work from a command line, from /etc/fstab and from a systemd mount unit
  * alike. libfuse's options stay in the argument list for libfuse.
  *

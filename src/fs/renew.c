@@ -18,15 +18,16 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "credential.h"
+#include "deadline.h"
 #include "log.h"
 #include "secret.h"
+#include "thread.h"
 #include "timefmt.h"
 #include "token_id.h"
 
@@ -192,15 +193,8 @@ static bool renew_learn(struct renew *renew, const char *id, int64_t now)
 /* Waits ms milliseconds, or less when the thread is stopped. */
 static void renew_pause(struct renew *renew, long ms)
 {
-	struct timespec deadline;
+	struct timespec deadline = deadline_in((int64_t)ms * DEADLINE_NS_PER_MS);
 
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += ms / 1000;
-	deadline.tv_nsec += (ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&renew->lock);
 	if (!renew->stopping)
 		pthread_cond_timedwait(&renew->wake, &renew->lock, &deadline);
@@ -392,31 +386,12 @@ static void *renew_run(void *data)
 		pthread_mutex_lock(&renew->lock);
 		if (renew->stopping)
 			break;
-		clock_gettime(CLOCK_MONOTONIC, &deadline);
-		deadline.tv_sec += RENEW_TICK_SECONDS;
+		deadline = deadline_in((int64_t)RENEW_TICK_SECONDS * DEADLINE_NS_PER_S);
 		/* A spurious wakeup, or the 401 handler's, only makes one round early. */
 		pthread_cond_timedwait(&renew->wake, &renew->lock, &deadline);
 	}
 	pthread_mutex_unlock(&renew->lock);
 	return NULL;
-}
-
-/* Blocks the signals that end the session loop, as notify.c explains. */
-static int renew_create_thread(struct renew *renew)
-{
-	sigset_t blocked;
-	sigset_t saved;
-	int rc;
-
-	sigemptyset(&blocked);
-	sigaddset(&blocked, SIGHUP);
-	sigaddset(&blocked, SIGINT);
-	sigaddset(&blocked, SIGQUIT);
-	sigaddset(&blocked, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &blocked, &saved);
-	rc = pthread_create(&renew->thread, NULL, renew_run, renew);
-	pthread_sigmask(SIG_SETMASK, &saved, NULL);
-	return rc;
 }
 
 struct renew *renew_start(struct fs *fs, const char *path, bool enabled)
@@ -442,7 +417,7 @@ struct renew *renew_start(struct fs *fs, const char *path, bool enabled)
 	if (enabled && path == NULL)
 		log_warning("renew: the mount's token comes from " RENEW_ENVIRONMENT
 			    ", which has no file to write a new token to: it is not renewed");
-	rc = renew_create_thread(renew);
+	rc = thread_create(&renew->thread, renew_run, renew);
 	if (rc != 0) {
 		log_error("cannot start the renewal thread: %s", strerror(rc));
 		pthread_cond_destroy(&renew->wake);

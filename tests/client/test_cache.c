@@ -10,20 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness.h"
+
 #define ID_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define ID_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 #define ID_C "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
 #define ID_D "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
-
-static int failures;
-
-static void check(const char *rule, bool ok)
-{
-	if (!ok) {
-		fprintf(stderr, "FAIL: %s\n", rule);
-		failures++;
-	}
-}
 
 static struct decoded_token token(const char *id, int64_t expires, const char *text)
 {
@@ -539,9 +531,5 @@ int main(void)
 	test_remove();
 	test_replace_keeps_its_promises();
 	test_many_tokens();
-	if (failures > 0) {
-		fprintf(stderr, "%d failures\n", failures);
-		return 1;
-	}
-	return 0;
+	return harness_result();
 }

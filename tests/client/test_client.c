@@ -20,6 +20,7 @@
 #include "log.h"
 #include "secret.h"
 #include "token_id.h"
+#include "harness.h"
 
 #define FAKE_MAX_REQUESTS    256
 #define FAKE_MAX_CONNECTIONS 64
@@ -69,15 +70,6 @@ static char texts[TOKEN_COUNT][32];
 static char ids[TOKEN_COUNT][RR_TOKEN_ID_LENGTH + 1];
 static const char *const unknown_id =
     "0000000000000000000000000000000000000000000000000000000000000000";
-static int failures;
-
-static void check(const char *rule, bool ok)
-{
-	if (!ok) {
-		fprintf(stderr, "FAIL: %s\n", rule);
-		failures++;
-	}
-}
 
 static void fake_header(const char *head, const char *name, char *value, size_t size)
 {
@@ -1044,9 +1036,5 @@ int main(void)
 	test_check_says_why_in_one_line();
 	/* Last: it stops the server. */
 	test_a_stopped_service_gets_cached_answers_for_reads();
-	if (failures > 0) {
-		fprintf(stderr, "%d failures\n", failures);
-		return 1;
-	}
-	return 0;
+	return harness_result();
 }

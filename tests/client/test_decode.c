@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "harness.h"
+
 #define ID_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define ID_B "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define ID_C "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"
@@ -19,14 +21,6 @@
 #define ID_ABC	 "845e30448809e2bc8958eb025bfc795235d13b077a53d0c3abbd2385170dc9b8"
 #define ID_T	 "e3b98a4da31a127d4bde6e43033f66ba274cab0eb7eb1c70ec41402bf6273dd8"
 #define ID_SLASH "c14cddc033f64b9dea80ea675cf280a015e672516090a5626781153dc68fea11"
-
-static int failures;
-
-static void fail(const char *rule, const char *detail)
-{
-	fprintf(stderr, "FAIL: %s: %s\n", rule, detail);
-	failures++;
-}
 
 /* What the listing decoder handed out, in arrival order. */
 struct collected {
@@ -465,9 +459,5 @@ int main(void)
 	test_one_token();
 	test_malformed_tokens_are_eio();
 	test_error_message();
-	if (failures > 0) {
-		fprintf(stderr, "%d failures\n", failures);
-		return 1;
-	}
-	return 0;
+	return harness_result();
 }

@@ -8,23 +8,23 @@
 #include <stdio.h>
 #include <string.h>
 
-static int failures;
+#include "harness.h"
 
 static void expect(const char *rule, int got, int expected)
 {
+	char seen[160];
+
 	if (got != expected) {
-		fprintf(stderr, "FAIL: %s: got %d (%s), expected %d (%s)\n", rule, got,
-			strerror(-got), expected, strerror(-expected));
-		failures++;
+		snprintf(seen, sizeof(seen), "got %d (%s), expected %d (%s)", got, strerror(-got),
+			 expected, strerror(-expected));
+		fail(rule, seen);
 	}
 }
 
 static void expect_bool(const char *rule, bool got, bool expected)
 {
-	if (got != expected) {
-		fprintf(stderr, "FAIL: %s: got %s\n", rule, got ? "true" : "false");
-		failures++;
-	}
+	if (got != expected)
+		fail(rule, got ? "got true" : "got false");
 }
 
 static int http(long status, const char *error_message, bool rate_limit_exhausted)
@@ -165,9 +165,5 @@ int main(void)
 	test_unreachable_errors();
 	test_only_a_404_is_authoritative();
 	test_lost_answers_are_retried();
-	if (failures > 0) {
-		fprintf(stderr, "%d failures\n", failures);
-		return 1;
-	}
-	return 0;
+	return harness_result();
 }

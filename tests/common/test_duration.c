@@ -1,21 +1,22 @@
-/* Every example and counter-example of the duration grammar of rerobotsfs(1). */
+/* rerobotsfs(1), Making a token: every example and counter-example of the duration grammar. */
 #include "duration.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 
-static int failures;
+#include "harness.h"
 
 static void expect_seconds(const char *name, int64_t expected)
 {
 	int64_t seconds = -1;
 	int rc = duration_parse(name, &seconds);
+	char seen[96];
 
 	if (rc != 0 || seconds != expected) {
-		fprintf(stderr, "FAIL: \"%s\": rc=%d seconds=%" PRId64 ", expected %" PRId64 "\n",
-			name, rc, seconds, expected);
-		failures++;
+		snprintf(seen, sizeof(seen), "rc=%d seconds=%" PRId64 ", expected %" PRId64, rc,
+			 seconds, expected);
+		fail(name, seen);
 	}
 }
 
@@ -23,12 +24,12 @@ static void expect_invalid(const char *name)
 {
 	int64_t seconds = 12345;
 	int rc = duration_parse(name, &seconds);
+	char seen[80];
 
 	if (rc != -EINVAL || seconds != 12345) {
-		fprintf(stderr,
-			"FAIL: \"%s\" should be EINVAL and leave the result alone (rc=%d)\n", name,
-			rc);
-		failures++;
+		snprintf(seen, sizeof(seen), "should be EINVAL and leave the result alone (rc=%d)",
+			 rc);
+		fail(name, seen);
 	}
 }
 
@@ -68,8 +69,5 @@ int main(void)
 	expect_invalid("9223372036854775807s1s");
 	expect_invalid("99999999999999999999999h");
 
-	if (failures > 0)
-		return 1;
-	printf("duration: all cases passed\n");
-	return 0;
+	return harness_result();
 }

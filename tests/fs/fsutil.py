@@ -25,7 +25,7 @@ NOBODY = 65534
 
 
 def token_id(token):
-    """The id of a token: the SHA-256 of its text, in lowercase hex (SPEC 2.1)."""
+    """The id of a token: the SHA-256 of its text, in lowercase hex."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -187,8 +187,10 @@ def traffic_since(tokend, mark):
 def settled_requests(tokend, method=None, path=None, quiet=0.3):
     """The service's request lines once none came for quiet seconds.
 
-    The service logs a request after answering it, so a line can arrive
-    just after the system call that caused it returned.
+    The service logs a request before it answers, so the request a
+    system call waited for is in the log when the call returns; the wait
+    is for the requests the driver makes after the call returned (its
+    notification and renewal threads, the page-cache store).
     """
     lines = tokend.requests(method, path)
     deadline = time.monotonic() + quiet

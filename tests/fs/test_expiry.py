@@ -1,4 +1,4 @@
-"""SPEC 2.1 and 2.6: tokens that go without a local rmdir leave the tree by themselves."""
+"""rerobotsfs(1), THE TREE and Open views: tokens that go without a local rmdir leave the tree by themselves."""
 
 import os
 import time

@@ -1,4 +1,4 @@
-"""fstab and mount(8) (SPEC 2.6, issue 6): `mount -t fuse.rerobotsfs` through mount.fuse3.
+"""fstab and mount(8) (rerobotsfs(1), FILES and EXAMPLES): `mount -t fuse.rerobotsfs` through mount.fuse3.
 
 mount(8) hands a fuse.TYPE mount to /sbin/mount.fuse (Debian's link to
 mount.fuse3) with an emptied environment, so the shell that mount.fuse3

@@ -1,4 +1,4 @@
-"""File managers (issue 6): what Nautilus and Thunar do, through GIO's `gio` tool.
+"""File managers: what Nautilus and Thunar do, through GIO's `gio` tool.
 
 GIO is the library those file managers use for every file operation, so
 `gio` run on the mount does what they do: list, show properties, copy a file

@@ -1,4 +1,4 @@
-"""Where the driver's messages go (issue 6): stderr with -f, syslog (the journal) once daemonized."""
+"""Where the driver's messages go (rerobotsfs(1), DIAGNOSTICS): stderr with -f, syslog (the journal) once daemonized."""
 
 import errno
 import json

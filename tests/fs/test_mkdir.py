@@ -1,4 +1,4 @@
-"""SPEC 2.2: making a token with mkdir MOUNT/DURATION."""
+"""rerobotsfs(1), Making a token: making a token with mkdir MOUNT/DURATION."""
 
 import errno
 import hashlib

@@ -1,4 +1,4 @@
-"""SPEC 2.4: every other change fails with EPERM, EACCES or EROFS and changes nothing."""
+"""rerobotsfs(1), Everything else: every other change fails with EPERM, EACCES or EROFS and changes nothing."""
 
 import errno
 import mmap

@@ -1,4 +1,4 @@
-"""SPEC 2.3: revoking with rmdir MOUNT/ID, rm -r and its confirmation step."""
+"""rerobotsfs(1), Revoking a token: revoking with rmdir MOUNT/ID, rm -r and its confirmation step."""
 
 import errno
 import os

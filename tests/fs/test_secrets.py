@@ -1,4 +1,4 @@
-"""SPEC 2.5, 2.6 and issue 5: the tokens reach no one but the mount's owner.
+"""rerobotsfs(1), SECURITY and THE MOUNT'S TOKEN: the tokens reach no one but the mount's owner.
 
 No token text in a log line, an error message, a command line or an
 environment; the driver is not dumpable, so no core dump or ptrace shows its

@@ -1,4 +1,4 @@
-"""SPEC 2.6: the driver over HTTPS, with a private CA (cafile=), the wrong one, and insecure.
+"""rerobotsfs(1), OPTIONS: the driver over HTTPS, with a private CA (cafile=), the wrong one, and insecure.
 
 Each test makes its own certificate authority with the openssl command and
 has rerobots-tokend serve HTTPS with a certificate that CA signed.

@@ -1,4 +1,4 @@
-"""SPEC 2.1: the tree, its modes, owner, sizes and times; names that cannot be tokens."""
+"""rerobotsfs(1), THE TREE: the tree, its modes, owner, sizes and times; names that cannot be tokens."""
 
 import ctypes
 import os
