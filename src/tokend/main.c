@@ -1,5 +1,6 @@
 /*
- * rerobots-tokend: the reference token service of SPEC section 4.
+ * rerobots-tokend: the reference token service of rerobots-tokend(8), serving
+ * the API of docs/openapi.yaml.
  *
  *     $ rerobots-tokend --data ~/tokend --add-user alice
  *     eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9...

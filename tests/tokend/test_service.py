@@ -1,4 +1,5 @@
-"""The service of SPEC section 4: command line, bootstrap, durability, concurrency, TLS, its log."""
+"""The service as rerobots-tokend(8) describes it: command line, bootstrap, durability,
+concurrency, TLS, its log."""
 
 import re
 import signal
