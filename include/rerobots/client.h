@@ -32,8 +32,8 @@ struct rr_client;
 struct rr_client_options {
 	const char *origin;    /* base URL, e.g. "http://127.0.0.1:8080" */
 	const char *token;     /* the token the client authenticates with; copied */
-	long timeout_seconds;  /* limit for one API call, retries included */
-	long list_ttl_seconds; /* how long a listing is trusted */
+	long timeout_seconds;  /* limit for one API call, retries included; positive */
+	long list_ttl_seconds; /* how long a listing is trusted; not negative */
 	const char *cafile;    /* extra CA bundle, or NULL for the system store */
 	bool insecure;	       /* skip TLS verification */
 };

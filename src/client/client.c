@@ -243,11 +243,6 @@ struct rr_client *rr_client_new(const struct rr_client_options *options)
 		log_error("no API token");
 		return NULL;
 	}
-	if (options->timeout_seconds <= 0 || options->timeout_seconds > 24 * 3600 ||
-	    options->list_ttl_seconds < 0 || options->list_ttl_seconds > 24 * 3600) {
-		log_error("the timeout must be positive and list_ttl not negative");
-		return NULL;
-	}
 	client = calloc(1, sizeof(*client));
 	if (client == NULL) {
 		log_error("cannot make the API client: %s", strerror(ENOMEM));

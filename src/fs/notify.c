@@ -43,21 +43,21 @@
 #include <string.h>
 #include <time.h>
 
-#include "deadline.h"
 #include "log.h"
+#include "monotonic.h"
 #include "node.h"
 #include "own.h"
 #include "secret.h"
 #include "thread.h"
 
-#define NOTIFY_INTERVAL_NS (250 * DEADLINE_NS_PER_MS)
+#define NOTIFY_INTERVAL_MS 250
 #define NOTIFY_BATCH	   64
 /*
  * How long a mkdir's duration name stays before it is renamed to the
  * token's id: long enough for `mkdir 24h && cat 24h/jwt.txt`, short enough
  * for an open view to show the id within a second.
  */
-#define NOTIFY_RENAME_DELAY_NS (500 * DEADLINE_NS_PER_MS)
+#define NOTIFY_RENAME_DELAY_MS 500
 
 /* A file whose pages are to be filled (due) or dropped (spoiled). */
 struct notify_pages {
@@ -69,8 +69,8 @@ struct notify_pages {
 struct notify_rename {
 	char name[NAME_MAX + 1];
 	struct rr_token token;
-	struct timespec due; /* CLOCK_MONOTONIC */
-	bool revoked;	     /* by an rmdir of the id here: the name goes instead */
+	int64_t due_ms; /* monotonic */
+	bool revoked;	/* by an rmdir of the id here: the name goes instead */
 };
 
 struct notify {
@@ -261,7 +261,7 @@ void notify_token_made(struct notify *notify, const char *name, const struct rr_
 	strcpy(rename->name, name);
 	rename->token = *token;
 	rename->revoked = false;
-	rename->due = deadline_in(NOTIFY_RENAME_DELAY_NS);
+	rename->due_ms = monotonic_ms() + NOTIFY_RENAME_DELAY_MS;
 	pthread_cond_signal(&notify->wake);
 	pthread_mutex_unlock(&notify->lock);
 }
@@ -272,7 +272,7 @@ void notify_token_revoked(struct notify *notify, const char *id)
 	for (size_t i = 0; i < notify->renames_count; i++) {
 		if (strcmp(notify->renames[i].token.id, id) == 0) {
 			notify->renames[i].revoked = true;
-			notify->renames[i].due = deadline_in(0);
+			notify->renames[i].due_ms = monotonic_ms();
 			pthread_cond_signal(&notify->wake);
 		}
 	}
@@ -332,14 +332,14 @@ static void notify_rename(struct notify *notify, const struct notify_rename *ren
 static size_t notify_take_renames(struct notify *notify, const char *id, struct notify_rename *out,
 				  size_t max)
 {
-	struct timespec now = deadline_in(0);
+	int64_t now_ms = monotonic_ms();
 	size_t taken = 0;
 	size_t kept = 0;
 
 	for (size_t i = 0; i < notify->renames_count; i++) {
 		struct notify_rename *rename = &notify->renames[i];
-		bool take = id != NULL ? strcmp(rename->token.id, id) == 0
-				       : deadline_by(&rename->due, &now);
+		bool take =
+		    id != NULL ? strcmp(rename->token.id, id) == 0 : rename->due_ms <= now_ms;
 
 		if (take && taken < max)
 			out[taken++] = *rename;
@@ -416,9 +416,11 @@ static void notify_collect(struct notify *notify)
 /* The next round: in a quarter second, or when the first rename is due if sooner. */
 static void notify_next_round(struct notify *notify, struct timespec *deadline)
 {
-	*deadline = deadline_in(NOTIFY_INTERVAL_NS);
-	if (notify->renames_count > 0 && deadline_by(&notify->renames[0].due, deadline))
-		*deadline = notify->renames[0].due;
+	int64_t when_ms = monotonic_ms() + NOTIFY_INTERVAL_MS;
+
+	if (notify->renames_count > 0 && notify->renames[0].due_ms < when_ms)
+		when_ms = notify->renames[0].due_ms;
+	*deadline = monotonic_timespec(when_ms);
 }
 
 static void *notify_run(void *data)

@@ -24,8 +24,8 @@
 #include <time.h>
 
 #include "credential.h"
-#include "deadline.h"
 #include "log.h"
+#include "monotonic.h"
 #include "secret.h"
 #include "thread.h"
 #include "timefmt.h"
@@ -193,7 +193,7 @@ static bool renew_learn(struct renew *renew, const char *id, int64_t now)
 /* Waits ms milliseconds, or less when the thread is stopped. */
 static void renew_pause(struct renew *renew, long ms)
 {
-	struct timespec deadline = deadline_in((int64_t)ms * DEADLINE_NS_PER_MS);
+	struct timespec deadline = monotonic_deadline(ms);
 
 	pthread_mutex_lock(&renew->lock);
 	if (!renew->stopping)
@@ -386,7 +386,7 @@ static void *renew_run(void *data)
 		pthread_mutex_lock(&renew->lock);
 		if (renew->stopping)
 			break;
-		deadline = deadline_in((int64_t)RENEW_TICK_SECONDS * DEADLINE_NS_PER_S);
+		deadline = monotonic_deadline((int64_t)RENEW_TICK_SECONDS * 1000);
 		/* A spurious wakeup, or the 401 handler's, only makes one round early. */
 		pthread_cond_timedwait(&renew->wake, &renew->lock, &deadline);
 	}
