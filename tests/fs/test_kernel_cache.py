@@ -1,4 +1,4 @@
-"""Issue 4: what the driver already knows costs no request, and the kernel's caches carry repeats."""
+"""What the driver already knows costs no request, and the kernel's caches carry repeats."""
 
 import os
 import subprocess
