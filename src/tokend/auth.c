@@ -179,8 +179,9 @@ out:
 
 /*
  * 1 when id is in the table (then session is filled or -EACCES returned),
- * 0 when not, 2 when its entry was read at another generation than the
- * store's now (another process may have revoked it since).
+ * 0 when not, 2 when its entry was read at an older generation than the
+ * store's now (another process may have revoked it since). Generations only
+ * grow: an entry read at a newer one than this request's is fresh enough.
  */
 static int auth_lookup(struct auth *auth, const char *id, int64_t now, uint64_t generation,
 		       struct auth_session *session)
@@ -193,7 +194,7 @@ static int auth_lookup(struct auth *auth, const char *id, int64_t now, uint64_t 
 	if (entry != NULL) {
 		if (entry->revoked || entry->expires <= now) {
 			result = -EACCES;
-		} else if (entry->generation != generation) {
+		} else if (entry->generation < generation) {
 			result = 2;
 		} else {
 			strcpy(session->user, entry->user);
@@ -231,7 +232,8 @@ static int auth_refresh(struct auth *auth, const char *id, uint64_t generation)
 	entry = auth_find(auth, id);
 	if (entry != NULL) {
 		entry->revoked = entry->revoked || revoked;
-		entry->generation = generation;
+		if (entry->generation < generation)
+			entry->generation = generation;
 	}
 	pthread_rwlock_unlock(&auth->lock);
 	return 0;
@@ -255,6 +257,9 @@ int auth_check(struct auth *auth, const char *authorization, int64_t now, bool v
 		if (err == 0)
 			err = auth_lookup(auth, id, now, generation, session);
 	}
+	/* Only 1 fills the session: anything else must not pass for a success. */
+	if (err == 2)
+		err = -EIO;
 	if (err != 0)
 		goto out;
 	if (!verify) {
@@ -270,6 +275,8 @@ int auth_check(struct auth *auth, const char *authorization, int64_t now, bool v
 		err = auth_refresh(auth, id, generation) == 0
 			  ? auth_lookup(auth, id, now, generation, session)
 			  : -EIO;
+	if (err != 1)
+		err = err < 0 ? err : -EIO;
 out:
 	secret_free(text);
 	return err < 0 ? err : 0;
