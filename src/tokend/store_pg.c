@@ -37,6 +37,7 @@
 
 #include "log.h"
 #include "secret.h"
+#include "ticker.h"
 
 #define STORE_PG_CONNECTIONS	 8
 #define STORE_PG_PRUNE_INTERVAL	 3600
@@ -164,10 +165,7 @@ struct store_pg {
 	pthread_cond_t available;
 	struct store_pg_connection connections[STORE_PG_CONNECTIONS];
 
-	pthread_t pruner;
-	bool pruning;
-	bool stopping;
-	pthread_cond_t prune_wakeup;
+	struct ticker pruner;
 };
 
 static const char *store_pg_int(char *buffer, int64_t value)
@@ -777,30 +775,16 @@ out:
 	return err;
 }
 
-static void *store_pg_prune_hourly(void *argument)
+static void store_pg_prune_now(void *argument)
 {
 	struct store_pg *store = argument;
-	struct timespec wakeup;
 
-	pthread_mutex_lock(&store->lock);
-	while (!store->stopping) {
-		clock_gettime(CLOCK_MONOTONIC, &wakeup);
-		wakeup.tv_sec += STORE_PG_PRUNE_INTERVAL;
-		if (pthread_cond_timedwait(&store->prune_wakeup, &store->lock, &wakeup) == 0 ||
-		    store->stopping)
-			continue;
-		pthread_mutex_unlock(&store->lock);
-		store_pg_prune(&store->base, time(NULL));
-		pthread_mutex_lock(&store->lock);
-	}
-	pthread_mutex_unlock(&store->lock);
-	return NULL;
+	store_pg_prune(&store->base, time(NULL));
 }
 
 static int store_pg_watch_start(struct store *base)
 {
 	struct store_pg *store = (struct store_pg *)base;
-	pthread_condattr_t attributes;
 	int err;
 
 	/* Every session made and its statements prepared now: preparing one later would wait
@@ -815,33 +799,15 @@ static int store_pg_watch_start(struct store *base)
 	err = store_pg_prune(base, time(NULL));
 	if (err < 0)
 		return err;
-	pthread_condattr_init(&attributes);
-	pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
-	pthread_cond_init(&store->prune_wakeup, &attributes);
-	pthread_condattr_destroy(&attributes);
-	err = pthread_create(&store->pruner, NULL, store_pg_prune_hourly, store);
-	if (err != 0) {
-		pthread_cond_destroy(&store->prune_wakeup);
-		log_error("database: cannot start the pruning thread: %s", strerror(err));
-		return -err;
-	}
-	store->pruning = true;
-	return 0;
+	return ticker_start(&store->pruner, STORE_PG_PRUNE_INTERVAL * 1000L, store_pg_prune_now,
+			    store, "pruning");
 }
 
 static void store_pg_watch_stop(struct store *base)
 {
 	struct store_pg *store = (struct store_pg *)base;
 
-	if (!store->pruning)
-		return;
-	pthread_mutex_lock(&store->lock);
-	store->stopping = true;
-	pthread_cond_signal(&store->prune_wakeup);
-	pthread_mutex_unlock(&store->lock);
-	pthread_join(store->pruner, NULL);
-	pthread_cond_destroy(&store->prune_wakeup);
-	store->pruning = false;
+	ticker_stop(&store->pruner);
 }
 
 static void store_pg_close(struct store *base)

@@ -28,6 +28,7 @@
 #include "datadir.h"
 #include "log.h"
 #include "secret.h"
+#include "ticker.h"
 
 #define STORE_BUSY_TIMEOUT_MS 10000
 #define STORE_PRUNE_INTERVAL  3600
@@ -115,11 +116,12 @@ struct store_sqlite {
 	sqlite3_stmt *statements[STORE_STATEMENT_COUNT];
 	_Atomic uint64_t generation;
 
-	pthread_t watcher;
-	bool watching;
-	bool stopping;
-	pthread_mutex_t watch_lock;
-	pthread_cond_t watch_wakeup;
+	/* The watcher: its own read-only connection, and when it prunes next. */
+	struct ticker watcher;
+	sqlite3 *watch_db;
+	sqlite3_stmt *watch_statement;
+	int64_t last_data_version;
+	int64_t next_prune;
 };
 
 static int store_fail(sqlite3 *db, const char *what)
@@ -556,93 +558,57 @@ static int store_sqlite_generation(struct store *base, uint64_t *generation)
  * runs. PRAGMA data_version, read on a connection of its own, changes when
  * any other connection committed, so polling it is how cached listings (the
  * ETags) learn of those tokens. Our own writes change it too; the extra bump
- * only costs one listing from the database.
+ * only costs one listing from the database. Dead rows are pruned hourly on
+ * the way.
  */
-static void *store_watch(void *argument)
+static void store_sqlite_watch(void *argument)
 {
 	struct store_sqlite *store = argument;
-	sqlite3 *db = NULL;
-	sqlite3_stmt *statement = NULL;
-	int64_t last_version = -1;
-	/* store_sqlite_watch_start pruned already. */
-	int64_t next_prune = time(NULL) + STORE_PRUNE_INTERVAL;
-	struct timespec wakeup;
 
-	if (sqlite3_open_v2(store->path, &db,
-			    SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX,
-			    NULL) != SQLITE_OK ||
-	    sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "PRAGMA data_version", -1, &statement, NULL) != SQLITE_OK) {
-		store_fail(db, "watch for other writers");
-		goto out;
+	if (time(NULL) >= store->next_prune) {
+		store_sqlite_prune(&store->base, time(NULL));
+		store->next_prune = time(NULL) + STORE_PRUNE_INTERVAL;
 	}
+	if (sqlite3_step(store->watch_statement) == SQLITE_ROW) {
+		int64_t version = sqlite3_column_int64(store->watch_statement, 0);
 
-	pthread_mutex_lock(&store->watch_lock);
-	while (!store->stopping) {
-		if (time(NULL) >= next_prune) {
-			store_sqlite_prune(&store->base, time(NULL));
-			next_prune = time(NULL) + STORE_PRUNE_INTERVAL;
-		}
-		if (sqlite3_step(statement) == SQLITE_ROW) {
-			int64_t version = sqlite3_column_int64(statement, 0);
-
-			if (version != last_version)
-				store->generation++;
-			last_version = version;
-		}
-		sqlite3_reset(statement);
-
-		clock_gettime(CLOCK_MONOTONIC, &wakeup);
-		wakeup.tv_nsec += STORE_WATCH_INTERVAL_MS * 1000000L;
-		wakeup.tv_sec += wakeup.tv_nsec / 1000000000L;
-		wakeup.tv_nsec %= 1000000000L;
-		pthread_cond_timedwait(&store->watch_wakeup, &store->watch_lock, &wakeup);
+		if (version != store->last_data_version)
+			store->generation++;
+		store->last_data_version = version;
 	}
-	pthread_mutex_unlock(&store->watch_lock);
-
-out:
-	sqlite3_finalize(statement);
-	sqlite3_close(db);
-	return NULL;
+	sqlite3_reset(store->watch_statement);
 }
 
 static int store_sqlite_watch_start(struct store *base)
 {
 	struct store_sqlite *store = (struct store_sqlite *)base;
-	pthread_condattr_t attributes;
 	int err;
 
 	err = store_sqlite_prune(base, time(NULL));
 	if (err < 0)
 		return err;
-
-	pthread_condattr_init(&attributes);
-	pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
-	pthread_cond_init(&store->watch_wakeup, &attributes);
-	pthread_condattr_destroy(&attributes);
-
-	err = pthread_create(&store->watcher, NULL, store_watch, store);
-	if (err != 0) {
-		pthread_cond_destroy(&store->watch_wakeup);
-		log_error("database: cannot start the watcher thread: %s", strerror(err));
-		return -err;
-	}
-	store->watching = true;
-	return 0;
+	store->next_prune = time(NULL) + STORE_PRUNE_INTERVAL;
+	store->last_data_version = -1;
+	if (sqlite3_open_v2(store->path, &store->watch_db,
+			    SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK ||
+	    sqlite3_busy_timeout(store->watch_db, STORE_BUSY_TIMEOUT_MS) != SQLITE_OK ||
+	    sqlite3_prepare_v2(store->watch_db, "PRAGMA data_version", -1, &store->watch_statement,
+			       NULL) != SQLITE_OK)
+		return store_fail(store->watch_db, "watch for other writers");
+	return ticker_start(&store->watcher, STORE_WATCH_INTERVAL_MS, store_sqlite_watch, store,
+			    "watcher");
 }
 
 static void store_sqlite_watch_stop(struct store *base)
 {
 	struct store_sqlite *store = (struct store_sqlite *)base;
-	if (!store->watching)
-		return;
-	pthread_mutex_lock(&store->watch_lock);
-	store->stopping = true;
-	pthread_cond_signal(&store->watch_wakeup);
-	pthread_mutex_unlock(&store->watch_lock);
-	pthread_join(store->watcher, NULL);
-	pthread_cond_destroy(&store->watch_wakeup);
-	store->watching = false;
+
+	ticker_stop(&store->watcher);
+	sqlite3_finalize(store->watch_statement);
+	store->watch_statement = NULL;
+	sqlite3_close(store->watch_db);
+	store->watch_db = NULL;
 }
 
 static void store_sqlite_close(struct store *base)
@@ -655,7 +621,6 @@ static void store_sqlite_close(struct store *base)
 		sqlite3_finalize(store->statements[i]);
 	sqlite3_close(store->db);
 	pthread_mutex_destroy(&store->lock);
-	pthread_mutex_destroy(&store->watch_lock);
 	free(store->path);
 	free(store);
 }
@@ -684,7 +649,6 @@ int store_sqlite_open(const char *dir, const char *name, struct store **result)
 		return -ENOMEM;
 	store->base.ops = &store_sqlite_ops;
 	pthread_mutex_init(&store->lock, NULL);
-	pthread_mutex_init(&store->watch_lock, NULL);
 	if (asprintf(&store->path, "%s/%s", dir, name) < 0) {
 		store->path = NULL;
 		goto out_err;
