@@ -128,21 +128,25 @@ def test_renew_makes_three_tokens_in_a_row_while_the_mount_is_read(mount_factory
     assert leftovers == []
 
 
-def test_a_failed_renewal_is_logged_and_tried_again(mount_factory, tokend):
+@pytest.fixture
+def proxy(tokend):
+    """A fault proxy to the service; requested before mount_factory, it outlives the mounts."""
     proxy = FaultProxy(tokend.url)
-    try:
-        # 12 s: due at 8 s, failing at 8 and 9, tried again at 10.
-        mount = mount_factory(token=tokend.add_user("alice", duration="12s"),
-                              options=["renew", f"origin={proxy.url}"], origin=False)
-        mount.expect(RENEWED)
-        mount.expect(r"^rerobotsfs: renew: POST /tokens: HTTP 500")
-        mount.expect(r"^rerobotsfs: renewing the mount's token [0-9a-f]{12}\.\.\. failed: ")
-        # A 500 leaves the outcome of a create unknown: the client settles it in the background.
-        mount.expect(r"the outcome of the failed create is unknown|a request that had failed made")
-        proxy.set_fault("status", method="POST", path="/tokens", status=500, times=2)
-        assert wait_until(lambda: renewals(mount), 15), mount.stderr_lines()
-    finally:
-        proxy.close()
+    yield proxy
+    proxy.close()
+
+
+def test_a_failed_renewal_is_logged_and_tried_again(proxy, mount_factory, tokend):
+    # 12 s: due at 8 s, failing at 8 and 9, tried again at 10.
+    mount = mount_factory(token=tokend.add_user("alice", duration="12s"),
+                          options=["renew", f"origin={proxy.url}"], origin=False)
+    mount.expect(RENEWED)
+    mount.expect(r"^rerobotsfs: renew: POST /tokens: HTTP 500")
+    mount.expect(r"^rerobotsfs: renewing the mount's token [0-9a-f]{12}\.\.\. failed: ")
+    # A 500 leaves the outcome of a create unknown: the client settles it in the background.
+    mount.expect(r"the outcome of the failed create is unknown|a request that had failed made")
+    proxy.set_fault("status", method="POST", path="/tokens", status=500, times=2)
+    assert wait_until(lambda: renewals(mount), 15), mount.stderr_lines()
     failed = [line for line in mount.stderr_lines() if "renewing the mount's token" in line]
     assert failed and all("trying again in 1 s" in line for line in failed), failed
     assert mount.stderr_lines().index(failed[0]) < mount.stderr_lines().index(renewals(mount)[0])
