@@ -9,8 +9,9 @@ def is_mounted(path):
         return any(line.split()[4] == path for line in mountinfo)
 
 
-def driver_pids(mountpoint):
-    """The rerobotsfs processes whose command line names mountpoint."""
+def pids_of(program, argument):
+    """The pids of the processes running program (a file name) with argument on their command
+    line."""
     pids = []
     for entry in os.listdir("/proc"):
         try:
@@ -18,6 +19,11 @@ def driver_pids(mountpoint):
                 argv = cmdline.read().split(b"\0")
         except (FileNotFoundError, NotADirectoryError, ProcessLookupError, PermissionError):
             continue
-        if argv[0].endswith(b"rerobotsfs") and os.fsencode(mountpoint) in argv:
+        if argv[0].endswith(os.fsencode(program)) and os.fsencode(argument) in argv:
             pids.append(int(entry))
     return pids
+
+
+def driver_pids(mountpoint):
+    """The rerobotsfs processes whose command line names mountpoint."""
+    return pids_of("rerobotsfs", mountpoint)

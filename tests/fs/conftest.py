@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from faultproxy import FaultProxy
 from fsutil import LIST_TTL, MOUNT_TIMEOUT, NOBODY, Api, Mount, write_token_file
 from mountutil import is_mounted
 
@@ -140,3 +141,12 @@ def mount(mount_factory):
 def api(tokend, mount):
     """The service's API, called directly with the mount's token."""
     return Api(tokend.url, mount.token)
+
+
+@pytest.fixture
+def proxy(tokend):
+    """A fault-injecting proxy to the service (tests/faultproxy.py). A test that asks for it
+    before mount_factory keeps it until its mounts are gone."""
+    proxy = FaultProxy(tokend.url)
+    yield proxy
+    proxy.close()

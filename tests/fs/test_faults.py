@@ -20,7 +20,6 @@ import time
 
 import pytest
 
-from faultproxy import FaultProxy
 from fsutil import Api, token_id, wait_until
 from mountutil import is_mounted
 
@@ -77,14 +76,7 @@ def fault_params(fault):
 
 
 @pytest.fixture
-def proxy(tokend):
-    proxy = FaultProxy(tokend.url)
-    yield proxy
-    proxy.close()
-
-
-@pytest.fixture
-def faulted(mount_factory, tokend, proxy):
+def faulted(proxy, mount_factory, tokend):
     """A mount through the proxy, with its listing and its own jwt.txt read once."""
     mount = mount_factory(list_ttl=LIST_TTL, origin=False,
                           options=[f"timeout={TIMEOUT}", f"origin={proxy.url}"])

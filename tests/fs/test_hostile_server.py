@@ -15,7 +15,6 @@ import time
 
 import pytest
 
-from faultproxy import FaultProxy
 from fsutil import Api, wait_until
 
 TIMEOUT = 2
@@ -24,14 +23,7 @@ REFUSED_ANSWER_COST = 8 * 1024 * 1024
 
 
 @pytest.fixture
-def proxy(tokend):
-    proxy = FaultProxy(tokend.url)
-    yield proxy
-    proxy.close()
-
-
-@pytest.fixture
-def proxied(mount_factory, tokend, proxy):
+def proxied(proxy, mount_factory, tokend):
     """make(list_ttl) mounts through the proxy, with two more tokens, a and b, and their texts."""
 
     def make(list_ttl):

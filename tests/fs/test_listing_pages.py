@@ -12,7 +12,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from faultproxy import FaultProxy
 from fsutil import Api, log_mark, make_tokens, settled_requests, token_id, wait_until
 
 # Three pages of at most 1000 tokens (the mount's own token included).
@@ -61,12 +60,6 @@ class TestPages:
     @pytest.fixture
     def tokend(self, crowd):
         return crowd[0]
-
-    @pytest.fixture
-    def proxy(self, tokend):
-        proxy = FaultProxy(tokend.url)
-        yield proxy
-        proxy.close()
 
     def mount(self, mount_factory, crowd, proxy, list_ttl=30):
         return mount_factory(list_ttl=list_ttl, token=crowd[1], origin=False,

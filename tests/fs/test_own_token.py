@@ -11,7 +11,6 @@ import time
 
 import pytest
 
-from faultproxy import FaultProxy
 from fsutil import NOBODY, Api, token_id, wait_until, write_token_file
 
 JWT = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
@@ -126,14 +125,6 @@ def test_renew_makes_three_tokens_in_a_row_while_the_mount_is_read(mount_factory
     leftovers = [name for name in os.listdir(mount.token_file.parent)
                  if name.startswith("." + mount.token_file.name)]
     assert leftovers == []
-
-
-@pytest.fixture
-def proxy(tokend):
-    """A fault proxy to the service; requested before mount_factory, it outlives the mounts."""
-    proxy = FaultProxy(tokend.url)
-    yield proxy
-    proxy.close()
 
 
 def test_a_failed_renewal_is_logged_and_tried_again(proxy, mount_factory, tokend):

@@ -10,23 +10,14 @@ from pathlib import Path
 import pytest
 
 from fsutil import wait_until
-from mountutil import is_mounted
+from mountutil import is_mounted, pids_of
 
 REPO_DIR = Path(__file__).resolve().parent.parent.parent
 
 
 def services_on(data):
     """The pids of the rerobots-tokend processes serving the data directory data."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
-                argv = cmdline.read().split(b"\0")
-        except (FileNotFoundError, NotADirectoryError, ProcessLookupError, PermissionError):
-            continue
-        if argv[0].endswith(b"rerobots-tokend") and os.fsencode(data) in argv:
-            pids.append(int(entry))
-    return pids
+    return pids_of("rerobots-tokend", data)
 
 
 @pytest.fixture
