@@ -10,6 +10,8 @@
  * context and the loggable copy of the URI, server_handle is called once
  * for the headers, once per piece of body and once more to answer, and
  * server_end_request frees the context.
+ *
+ * Elsewhere: the request log's line and its copy of the URI (accesslog.c).
  */
 #include "server.h"
 
@@ -29,9 +31,9 @@
 
 #include <microhttpd.h>
 
+#include "accesslog.h"
 #include "log.h"
 #include "secret.h"
-#include "token_id.h"
 
 #define SERVER_THREADS_MIN	 2
 #define SERVER_THREADS_MAX	 8
@@ -40,9 +42,7 @@
 /* Descriptors besides the connections: the listening socket, epoll and
  * signalling pipes of each thread, SQLite's files, the log. */
 #define SERVER_FILES_RESERVED 64
-#define SERVER_LOG_URI_MAX    512
 #define SERVER_HOST_MAX	      256
-#define SERVER_REDACTED	      "[redacted]"
 
 /*
  * An open connection, from libmicrohttpd's start notification to its close
@@ -83,93 +83,8 @@ struct server_request {
 	bool too_large;
 	char *body;
 	size_t body_length;
-	char log_uri[SERVER_LOG_URI_MAX + 1];
+	char log_uri[ACCESSLOG_URI_MAX + 1];
 };
-
-/* The words of the API's paths; any other path segment may be anything a client sent. */
-static const char *const server_route_words[] = {"tokens", "token", "revoke", "purge"};
-
-static bool server_segment_is_loggable(const char *segment, size_t length)
-{
-	char id[TOKEN_ID_LENGTH + 1];
-
-	for (size_t i = 0; i < sizeof(server_route_words) / sizeof(server_route_words[0]); i++)
-		if (strlen(server_route_words[i]) == length &&
-		    memcmp(server_route_words[i], segment, length) == 0)
-			return true;
-	if (length != TOKEN_ID_LENGTH)
-		return false;
-	memcpy(id, segment, length);
-	id[length] = '\0';
-	return token_id_is_valid(id);
-}
-
-/* Appends text to the log URI at *length, if it fits. */
-static void server_log_append(char *out, size_t *length, const char *text, size_t size)
-{
-	if (*length + size > SERVER_LOG_URI_MAX)
-		return;
-	memcpy(out + *length, text, size);
-	*length += size;
-}
-
-/* The query as the log shows it: with_token and a short alphanumeric value, else redacted. */
-static void server_log_query(const char *query, char *out, size_t *length)
-{
-	static const char known[] = "with_token=";
-	size_t value_length;
-
-	if (strncmp(query, known, strlen(known)) == 0) {
-		value_length = strlen(query + strlen(known));
-		if (value_length <= 5 &&
-		    strspn(query + strlen(known), "abcdefghijklmnopqrstuvwxyz0123456789") ==
-			value_length) {
-			server_log_append(out, length, query, strlen(query));
-			return;
-		}
-	}
-	server_log_append(out, length, SERVER_REDACTED, strlen(SERVER_REDACTED));
-}
-
-/*
- * The URI as the log shows it: only the path segments that are words of
- * the API or token ids, and only the query the API knows; anything else
- * becomes [redacted]. Redacting by what a token looks like (its base64url
- * header starts "eyJ") is not enough: a percent-encoded token, or one
- * without its header, would slip through.
- */
-static void server_log_uri(const char *uri, char *out)
-{
-	const char *query = strchr(uri, '?');
-	const char *path_end = query != NULL ? query : uri + strlen(uri);
-	const char *segment = uri;
-	size_t length = 0;
-
-	while (segment < path_end) {
-		const char *slash;
-		size_t segment_length;
-
-		if (*segment == '/') {
-			server_log_append(out, &length, "/", 1);
-			segment++;
-			continue;
-		}
-		slash = memchr(segment, '/', (size_t)(path_end - segment));
-		segment_length = (size_t)((slash != NULL ? slash : path_end) - segment);
-		if (server_segment_is_loggable(segment, segment_length))
-			server_log_append(out, &length, segment, segment_length);
-		else
-			server_log_append(out, &length, SERVER_REDACTED, strlen(SERVER_REDACTED));
-		segment += segment_length;
-	}
-	if (query != NULL) {
-		server_log_append(out, &length, "?", 1);
-		server_log_query(query + 1, out, &length);
-	}
-	if (length == 0)
-		server_log_append(out, &length, SERVER_REDACTED, strlen(SERVER_REDACTED));
-	out[length] = '\0';
-}
 
 static void *server_begin_request(void *cls, const char *uri, struct MHD_Connection *connection)
 {
@@ -178,7 +93,7 @@ static void *server_begin_request(void *cls, const char *uri, struct MHD_Connect
 	if (request == NULL)
 		return NULL;
 	clock_gettime(CLOCK_MONOTONIC, &request->start);
-	server_log_uri(uri, request->log_uri);
+	accesslog_uri(uri, request->log_uri);
 	return request;
 }
 
@@ -354,33 +269,6 @@ static void server_stop_watchdog(struct server *server)
 	server->watchdog_running = false;
 }
 
-/* The method as the log shows it: one of HTTP's, else (it may be anything) [redacted]. */
-static const char *server_log_method(const char *method)
-{
-	static const char *const known[] = {"GET",   "HEAD",	"POST",	 "PUT",	   "DELETE",
-					    "PATCH", "OPTIONS", "TRACE", "CONNECT"};
-
-	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-		if (strcmp(method, known[i]) == 0)
-			return known[i];
-	return SERVER_REDACTED;
-}
-
-static void server_log_request(struct MHD_Connection *connection,
-			       const struct server_request *request, const char *method,
-			       const struct api_response *response)
-{
-	struct timespec now;
-	double milliseconds;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	milliseconds = (double)(now.tv_sec - request->start.tv_sec) * 1e3 +
-		       (double)(now.tv_nsec - request->start.tv_nsec) / 1e6;
-	log_info("%s %s %u %s %.1fms conn=%lu", server_log_method(method), request->log_uri,
-		 response->status, response->authenticated ? response->user : "-", milliseconds,
-		 server_connection_number(connection));
-}
-
 static void server_free_body(void *body)
 {
 	secret_free(body);
@@ -427,7 +315,8 @@ static enum MHD_Result server_respond(struct MHD_Connection *connection,
 	}
 	/* Logged before the response can leave, so a client that has its
 	 * answer finds the request in the log. */
-	server_log_request(connection, request, method, response);
+	accesslog_request(method, request->log_uri, &request->start, response,
+			  server_connection_number(connection));
 	if (server_add_headers(reply, response))
 		result = MHD_queue_response(connection, response->status, reply);
 	MHD_destroy_response(reply);
