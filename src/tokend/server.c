@@ -11,7 +11,8 @@
  * for the headers, once per piece of body and once more to answer, and
  * server_end_request frees the context.
  *
- * Elsewhere: the request log's line and its copy of the URI (accesslog.c).
+ * Elsewhere: the request log's line and its copy of the URI (accesslog.c),
+ * the open connections and the request deadline's watchdog (connections.c).
  */
 #include "server.h"
 
@@ -19,7 +20,6 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,49 +32,24 @@
 #include <microhttpd.h>
 
 #include "accesslog.h"
+#include "connections.h"
 #include "log.h"
 #include "secret.h"
 
-#define SERVER_THREADS_MIN	 2
-#define SERVER_THREADS_MAX	 8
-#define SERVER_IDLE_TIMEOUT	 30
-#define SERVER_WATCHDOG_INTERVAL 1
+#define SERVER_THREADS_MIN  2
+#define SERVER_THREADS_MAX  8
+#define SERVER_IDLE_TIMEOUT 30
 /* Descriptors besides the connections: the listening socket, epoll and
  * signalling pipes of each thread, SQLite's files, the log. */
 #define SERVER_FILES_RESERVED 64
 #define SERVER_HOST_MAX	      256
 
-/*
- * An open connection, from libmicrohttpd's start notification to its close
- * notification, which comes before the socket is closed: while one is in
- * the list (under connections_lock), its fd is still its own.
- */
-struct server_connection {
-	struct server_connection *previous;
-	struct server_connection *next;
-	unsigned long number;
-	int fd;
-	/* When the connection opened or its previous answer was sent. */
-	struct timespec waiting_since;
-	/* The request has arrived whole and is being answered. */
-	bool answering;
-	bool shut_down;
-};
-
 struct server {
 	struct api *api;
 	struct MHD_Daemon *daemon;
-	unsigned long connection_count;
-	unsigned int request_timeout;
 	char *tls_cert;
 	char *tls_key;
-
-	pthread_mutex_t connections_lock;
-	struct server_connection *connections;
-	pthread_t watchdog;
-	bool watchdog_running;
-	bool stopping;
-	pthread_cond_t watchdog_wakeup;
+	struct connections connections;
 };
 
 struct server_request {
@@ -97,176 +72,18 @@ static void *server_begin_request(void *cls, const char *uri, struct MHD_Connect
 	return request;
 }
 
-static struct server_connection *server_connection_of(struct MHD_Connection *connection)
-{
-	const union MHD_ConnectionInfo *info =
-	    MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-
-	return info == NULL ? NULL : info->socket_context;
-}
-
-static unsigned long server_connection_number(struct MHD_Connection *connection)
-{
-	const struct server_connection *tracked = server_connection_of(connection);
-
-	return tracked == NULL ? 0 : tracked->number;
-}
-
-/* The request on connection has arrived whole (answering) or was answered (waiting again). */
-static void server_connection_set_answering(struct server *server,
-					    struct MHD_Connection *connection, bool answering)
-{
-	struct server_connection *tracked = server_connection_of(connection);
-
-	if (tracked == NULL)
-		return;
-	pthread_mutex_lock(&server->connections_lock);
-	tracked->answering = answering;
-	clock_gettime(CLOCK_MONOTONIC, &tracked->waiting_since);
-	pthread_mutex_unlock(&server->connections_lock);
-}
-
 static void server_end_request(void *cls, struct MHD_Connection *connection, void **req_cls,
 			       enum MHD_RequestTerminationCode code)
 {
+	struct server *server = cls;
 	struct server_request *request = *req_cls;
 
-	server_connection_set_answering(cls, connection, false);
+	connections_set_answering(&server->connections, connection, false);
 	if (request == NULL)
 		return;
 	free(request->body);
 	free(request);
 	*req_cls = NULL;
-}
-
-static void server_track_connection(struct server *server, struct MHD_Connection *connection,
-				    void **socket_context)
-{
-	const union MHD_ConnectionInfo *info =
-	    MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
-	struct server_connection *tracked = calloc(1, sizeof(*tracked));
-
-	if (tracked == NULL || info == NULL) {
-		/* Untracked, it still has libmicrohttpd's idle timeout. */
-		free(tracked);
-		return;
-	}
-	tracked->fd = info->connect_fd;
-	clock_gettime(CLOCK_MONOTONIC, &tracked->waiting_since);
-	pthread_mutex_lock(&server->connections_lock);
-	tracked->number = ++server->connection_count;
-	tracked->next = server->connections;
-	if (tracked->next != NULL)
-		tracked->next->previous = tracked;
-	server->connections = tracked;
-	pthread_mutex_unlock(&server->connections_lock);
-	*socket_context = tracked;
-	log_info("connection %lu accepted", tracked->number);
-}
-
-static void server_forget_connection(struct server *server, void **socket_context)
-{
-	struct server_connection *tracked = *socket_context;
-
-	if (tracked == NULL)
-		return;
-	pthread_mutex_lock(&server->connections_lock);
-	if (tracked->previous != NULL)
-		tracked->previous->next = tracked->next;
-	else
-		server->connections = tracked->next;
-	if (tracked->next != NULL)
-		tracked->next->previous = tracked->previous;
-	pthread_mutex_unlock(&server->connections_lock);
-	free(tracked);
-	*socket_context = NULL;
-}
-
-static void server_notify_connection(void *cls, struct MHD_Connection *connection,
-				     void **socket_context,
-				     enum MHD_ConnectionNotificationCode code)
-{
-	if (code == MHD_CONNECTION_NOTIFY_STARTED)
-		server_track_connection(cls, connection, socket_context);
-	else if (code == MHD_CONNECTION_NOTIFY_CLOSED)
-		server_forget_connection(cls, socket_context);
-}
-
-/*
- * libmicrohttpd's own timeout restarts with every byte, so a client that
- * trickles a header line now and then holds its connection for ever. The
- * watchdog counts from the connection's start or its previous answer
- * instead, and shuts down the socket of a request not whole in time:
- * libmicrohttpd then reads its end and closes the connection itself.
- */
-static void server_shut_down_late(struct server *server, const struct timespec *now)
-{
-	pthread_mutex_lock(&server->connections_lock);
-	for (struct server_connection *tracked = server->connections; tracked != NULL;
-	     tracked = tracked->next) {
-		if (tracked->answering || tracked->shut_down ||
-		    now->tv_sec - tracked->waiting_since.tv_sec < server->request_timeout)
-			continue;
-		/* Logged first, so that a client that sees its connection end finds the line. */
-		log_info("connection %lu closed: its request did not arrive within %u s",
-			 tracked->number, server->request_timeout);
-		shutdown(tracked->fd, SHUT_RDWR);
-		tracked->shut_down = true;
-	}
-	pthread_mutex_unlock(&server->connections_lock);
-}
-
-static void *server_watchdog(void *argument)
-{
-	struct server *server = argument;
-	struct timespec now, wakeup;
-
-	pthread_mutex_lock(&server->connections_lock);
-	while (!server->stopping) {
-		pthread_mutex_unlock(&server->connections_lock);
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		server_shut_down_late(server, &now);
-		wakeup = now;
-		wakeup.tv_sec += SERVER_WATCHDOG_INTERVAL;
-		pthread_mutex_lock(&server->connections_lock);
-		if (!server->stopping)
-			pthread_cond_timedwait(&server->watchdog_wakeup, &server->connections_lock,
-					       &wakeup);
-	}
-	pthread_mutex_unlock(&server->connections_lock);
-	return NULL;
-}
-
-static int server_start_watchdog(struct server *server)
-{
-	pthread_condattr_t attributes;
-	int err;
-
-	pthread_condattr_init(&attributes);
-	pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
-	pthread_cond_init(&server->watchdog_wakeup, &attributes);
-	pthread_condattr_destroy(&attributes);
-	err = pthread_create(&server->watchdog, NULL, server_watchdog, server);
-	if (err != 0) {
-		pthread_cond_destroy(&server->watchdog_wakeup);
-		log_error("cannot start the watchdog thread: %s", strerror(err));
-		return -EIO;
-	}
-	server->watchdog_running = true;
-	return 0;
-}
-
-static void server_stop_watchdog(struct server *server)
-{
-	if (!server->watchdog_running)
-		return;
-	pthread_mutex_lock(&server->connections_lock);
-	server->stopping = true;
-	pthread_cond_signal(&server->watchdog_wakeup);
-	pthread_mutex_unlock(&server->connections_lock);
-	pthread_join(server->watchdog, NULL);
-	pthread_cond_destroy(&server->watchdog_wakeup);
-	server->watchdog_running = false;
 }
 
 static void server_free_body(void *body)
@@ -316,7 +133,7 @@ static enum MHD_Result server_respond(struct MHD_Connection *connection,
 	/* Logged before the response can leave, so a client that has its
 	 * answer finds the request in the log. */
 	accesslog_request(method, request->log_uri, &request->start, response,
-			  server_connection_number(connection));
+			  connections_number(connection));
 	if (server_add_headers(reply, response))
 		result = MHD_queue_response(connection, response->status, reply);
 	MHD_destroy_response(reply);
@@ -442,7 +259,7 @@ static enum MHD_Result server_handle(void *cls, struct MHD_Connection *connectio
 		/* A declared body over the limit is refused before it is read;
 		 * libmicrohttpd then closes the connection. */
 		if (server_declares_too_large(connection)) {
-			server_connection_set_answering(server, connection, true);
+			connections_set_answering(&server->connections, connection, true);
 			return server_respond_too_large(connection, request, method);
 		}
 		return MHD_YES;
@@ -453,7 +270,7 @@ static enum MHD_Result server_handle(void *cls, struct MHD_Connection *connectio
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	server_connection_set_answering(server, connection, true);
+	connections_set_answering(&server->connections, connection, true);
 	if (request->too_large)
 		return server_respond_too_large(connection, request, method);
 	if (!server_has_one_authorization_at_most(connection))
@@ -651,8 +468,7 @@ int server_start(struct api *api, const struct server_options *options, struct s
 	if (server == NULL)
 		return -ENOMEM;
 	server->api = api;
-	server->request_timeout = options->request_timeout;
-	pthread_mutex_init(&server->connections_lock, NULL);
+	connections_init(&server->connections, options->request_timeout);
 	err = server_reserve_files(options->max_connections);
 	if (err < 0)
 		goto out_err;
@@ -683,14 +499,14 @@ int server_start(struct api *api, const struct server_options *options, struct s
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, options->max_connections_per_address,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)SERVER_IDLE_TIMEOUT,
 	    MHD_OPTION_URI_LOG_CALLBACK, server_begin_request, server, MHD_OPTION_NOTIFY_COMPLETED,
-	    server_end_request, server, MHD_OPTION_NOTIFY_CONNECTION, server_notify_connection,
-	    server, MHD_OPTION_ARRAY, tls_options, MHD_OPTION_END);
+	    server_end_request, server, MHD_OPTION_NOTIFY_CONNECTION, connections_notify,
+	    &server->connections, MHD_OPTION_ARRAY, tls_options, MHD_OPTION_END);
 	if (server->daemon == NULL) {
 		log_error("cannot listen on %s", options->listen);
 		err = -EIO;
 		goto out_err;
 	}
-	err = server_start_watchdog(server);
+	err = connections_start_watchdog(&server->connections);
 	if (err < 0)
 		goto out_err;
 	info = MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_BIND_PORT);
@@ -711,10 +527,10 @@ void server_stop(struct server *server)
 {
 	if (server == NULL)
 		return;
-	server_stop_watchdog(server);
+	connections_stop_watchdog(&server->connections);
 	if (server->daemon != NULL)
 		MHD_stop_daemon(server->daemon);
-	pthread_mutex_destroy(&server->connections_lock);
+	connections_destroy(&server->connections);
 	free(server->tls_cert);
 	secret_free(server->tls_key);
 	free(server);
