@@ -12,7 +12,8 @@
  * server_end_request frees the context.
  *
  * Elsewhere: the request log's line and its copy of the URI (accesslog.c),
- * the open connections and the request deadline's watchdog (connections.c).
+ * the open connections and the request deadline's watchdog (connections.c),
+ * the --listen address (listen_address.c).
  */
 #include "server.h"
 
@@ -33,6 +34,7 @@
 
 #include "accesslog.h"
 #include "connections.h"
+#include "listen_address.h"
 #include "log.h"
 #include "secret.h"
 
@@ -42,7 +44,6 @@
 /* Descriptors besides the connections: the listening socket, epoll and
  * signalling pipes of each thread, SQLite's files, the log. */
 #define SERVER_FILES_RESERVED 64
-#define SERVER_HOST_MAX	      256
 
 struct server {
 	struct api *api;
@@ -309,77 +310,6 @@ __attribute__((format(printf, 2, 0))) static void server_log_library(void *cls, 
 	log_warning("libmicrohttpd: %s", message);
 }
 
-/* Splits "HOST:PORT" or "[HOST]:PORT"; display keeps the brackets for the URL. */
-static int server_split_address(const char *listen, char *host, char *display, char *port)
-{
-	const char *colon;
-	size_t host_length;
-
-	if (listen[0] == '[') {
-		const char *close = strchr(listen, ']');
-
-		if (close == NULL || close[1] != ':')
-			return -EINVAL;
-		host_length = (size_t)(close - listen - 1);
-		if (host_length == 0 || host_length >= SERVER_HOST_MAX)
-			return -EINVAL;
-		memcpy(host, listen + 1, host_length);
-		host[host_length] = '\0';
-		snprintf(display, SERVER_HOST_MAX + 2, "[%s]", host);
-		colon = close + 1;
-	} else {
-		colon = strrchr(listen, ':');
-		if (colon == NULL || colon == listen ||
-		    memchr(listen, ':', (size_t)(colon - listen)))
-			return -EINVAL;
-		host_length = (size_t)(colon - listen);
-		if (host_length >= SERVER_HOST_MAX)
-			return -EINVAL;
-		memcpy(host, listen, host_length);
-		host[host_length] = '\0';
-		strcpy(display, host);
-	}
-	if (colon[1] == '\0' || strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
-	    strlen(colon + 1) > 5 || atoi(colon + 1) > 65535)
-		return -EINVAL;
-	strcpy(port, colon + 1);
-	return 0;
-}
-
-static int server_resolve(const char *listen, struct addrinfo **address, char *display)
-{
-	struct addrinfo hints = {
-	    .ai_family = AF_UNSPEC,
-	    .ai_socktype = SOCK_STREAM,
-	    .ai_flags = AI_PASSIVE | AI_NUMERICSERV,
-	};
-	char host[SERVER_HOST_MAX];
-	char port[8];
-	int rc;
-
-	if (server_split_address(listen, host, display, port) < 0) {
-		log_error("--listen %s: expected HOST:PORT or [IPV6]:PORT", listen);
-		return -EINVAL;
-	}
-	rc = getaddrinfo(host, port, &hints, address);
-	if (rc != 0) {
-		log_error("--listen %s: %s", listen, gai_strerror(rc));
-		return -EINVAL;
-	}
-	return 0;
-}
-
-bool server_address_is_valid(const char *listen)
-{
-	char display[SERVER_HOST_MAX + 2];
-	struct addrinfo *address;
-
-	if (server_resolve(listen, &address, display) < 0)
-		return false;
-	freeaddrinfo(address);
-	return true;
-}
-
 static char *server_read_file(const char *path)
 {
 	FILE *file = fopen(path, "re");
@@ -458,7 +388,7 @@ static int server_reserve_files(unsigned int max_connections)
 int server_start(struct api *api, const struct server_options *options, struct server **result)
 {
 	struct server *server = calloc(1, sizeof(*server));
-	char display[SERVER_HOST_MAX + 2];
+	char display[LISTEN_ADDRESS_DISPLAY_MAX];
 	struct addrinfo *address = NULL;
 	const union MHD_DaemonInfo *info;
 	bool tls = options->tls_cert != NULL;
@@ -472,7 +402,7 @@ int server_start(struct api *api, const struct server_options *options, struct s
 	err = server_reserve_files(options->max_connections);
 	if (err < 0)
 		goto out_err;
-	err = server_resolve(options->listen, &address, display);
+	err = listen_address_resolve(options->listen, &address, display);
 	if (err < 0)
 		goto out_err;
 	if (tls) {
