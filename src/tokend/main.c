@@ -32,6 +32,7 @@
 #include "api.h"
 #include "datadir.h"
 #include "duration.h"
+#include "listen_address.h"
 #include "log.h"
 #include "secret.h"
 #include "server.h"
@@ -264,7 +265,7 @@ static void main_parse(int argc, char **argv, struct main_options *options)
 		main_usage_error("--duration is longer than --max-duration");
 	if ((options->server.tls_cert == NULL) != (options->server.tls_key == NULL))
 		main_usage_error("--tls-cert and --tls-key go together");
-	if (options->server.listen != NULL && !server_address_is_valid(options->server.listen))
+	if (options->server.listen != NULL && !listen_address_is_valid(options->server.listen))
 		exit(MAIN_EXIT_USAGE);
 }
 

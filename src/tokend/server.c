@@ -10,6 +10,10 @@
  * context and the loggable copy of the URI, server_handle is called once
  * for the headers, once per piece of body and once more to answer, and
  * server_end_request frees the context.
+ *
+ * Elsewhere: the request log's line and its copy of the URI (accesslog.c),
+ * the open connections and the request deadline's watchdog (connections.c),
+ * the --listen address (listen_address.c).
  */
 #include "server.h"
 
@@ -17,7 +21,6 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,52 +32,25 @@
 
 #include <microhttpd.h>
 
+#include "accesslog.h"
+#include "connections.h"
+#include "listen_address.h"
 #include "log.h"
 #include "secret.h"
-#include "token_id.h"
 
-#define SERVER_THREADS_MIN	 2
-#define SERVER_THREADS_MAX	 8
-#define SERVER_IDLE_TIMEOUT	 30
-#define SERVER_WATCHDOG_INTERVAL 1
+#define SERVER_THREADS_MIN  2
+#define SERVER_THREADS_MAX  8
+#define SERVER_IDLE_TIMEOUT 30
 /* Descriptors besides the connections: the listening socket, epoll and
  * signalling pipes of each thread, SQLite's files, the log. */
 #define SERVER_FILES_RESERVED 64
-#define SERVER_LOG_URI_MAX    512
-#define SERVER_HOST_MAX	      256
-#define SERVER_REDACTED	      "[redacted]"
-
-/*
- * An open connection, from libmicrohttpd's start notification to its close
- * notification, which comes before the socket is closed: while one is in
- * the list (under connections_lock), its fd is still its own.
- */
-struct server_connection {
-	struct server_connection *previous;
-	struct server_connection *next;
-	unsigned long number;
-	int fd;
-	/* When the connection opened or its previous answer was sent. */
-	struct timespec waiting_since;
-	/* The request has arrived whole and is being answered. */
-	bool answering;
-	bool shut_down;
-};
 
 struct server {
 	struct api *api;
 	struct MHD_Daemon *daemon;
-	unsigned long connection_count;
-	unsigned int request_timeout;
 	char *tls_cert;
 	char *tls_key;
-
-	pthread_mutex_t connections_lock;
-	struct server_connection *connections;
-	pthread_t watchdog;
-	bool watchdog_running;
-	bool stopping;
-	pthread_cond_t watchdog_wakeup;
+	struct connections connections;
 };
 
 struct server_request {
@@ -83,93 +59,8 @@ struct server_request {
 	bool too_large;
 	char *body;
 	size_t body_length;
-	char log_uri[SERVER_LOG_URI_MAX + 1];
+	char log_uri[ACCESSLOG_URI_MAX + 1];
 };
-
-/* The words of the API's paths; any other path segment may be anything a client sent. */
-static const char *const server_route_words[] = {"tokens", "token", "revoke", "purge"};
-
-static bool server_segment_is_loggable(const char *segment, size_t length)
-{
-	char id[TOKEN_ID_LENGTH + 1];
-
-	for (size_t i = 0; i < sizeof(server_route_words) / sizeof(server_route_words[0]); i++)
-		if (strlen(server_route_words[i]) == length &&
-		    memcmp(server_route_words[i], segment, length) == 0)
-			return true;
-	if (length != TOKEN_ID_LENGTH)
-		return false;
-	memcpy(id, segment, length);
-	id[length] = '\0';
-	return token_id_is_valid(id);
-}
-
-/* Appends text to the log URI at *length, if it fits. */
-static void server_log_append(char *out, size_t *length, const char *text, size_t size)
-{
-	if (*length + size > SERVER_LOG_URI_MAX)
-		return;
-	memcpy(out + *length, text, size);
-	*length += size;
-}
-
-/* The query as the log shows it: with_token and a short alphanumeric value, else redacted. */
-static void server_log_query(const char *query, char *out, size_t *length)
-{
-	static const char known[] = "with_token=";
-	size_t value_length;
-
-	if (strncmp(query, known, strlen(known)) == 0) {
-		value_length = strlen(query + strlen(known));
-		if (value_length <= 5 &&
-		    strspn(query + strlen(known), "abcdefghijklmnopqrstuvwxyz0123456789") ==
-			value_length) {
-			server_log_append(out, length, query, strlen(query));
-			return;
-		}
-	}
-	server_log_append(out, length, SERVER_REDACTED, strlen(SERVER_REDACTED));
-}
-
-/*
- * The URI as the log shows it: only the path segments that are words of
- * the API or token ids, and only the query the API knows; anything else
- * becomes [redacted]. Redacting by what a token looks like (its base64url
- * header starts "eyJ") is not enough: a percent-encoded token, or one
- * without its header, would slip through.
- */
-static void server_log_uri(const char *uri, char *out)
-{
-	const char *query = strchr(uri, '?');
-	const char *path_end = query != NULL ? query : uri + strlen(uri);
-	const char *segment = uri;
-	size_t length = 0;
-
-	while (segment < path_end) {
-		const char *slash;
-		size_t segment_length;
-
-		if (*segment == '/') {
-			server_log_append(out, &length, "/", 1);
-			segment++;
-			continue;
-		}
-		slash = memchr(segment, '/', (size_t)(path_end - segment));
-		segment_length = (size_t)((slash != NULL ? slash : path_end) - segment);
-		if (server_segment_is_loggable(segment, segment_length))
-			server_log_append(out, &length, segment, segment_length);
-		else
-			server_log_append(out, &length, SERVER_REDACTED, strlen(SERVER_REDACTED));
-		segment += segment_length;
-	}
-	if (query != NULL) {
-		server_log_append(out, &length, "?", 1);
-		server_log_query(query + 1, out, &length);
-	}
-	if (length == 0)
-		server_log_append(out, &length, SERVER_REDACTED, strlen(SERVER_REDACTED));
-	out[length] = '\0';
-}
 
 static void *server_begin_request(void *cls, const char *uri, struct MHD_Connection *connection)
 {
@@ -178,207 +69,22 @@ static void *server_begin_request(void *cls, const char *uri, struct MHD_Connect
 	if (request == NULL)
 		return NULL;
 	clock_gettime(CLOCK_MONOTONIC, &request->start);
-	server_log_uri(uri, request->log_uri);
+	accesslog_uri(uri, request->log_uri);
 	return request;
-}
-
-static struct server_connection *server_connection_of(struct MHD_Connection *connection)
-{
-	const union MHD_ConnectionInfo *info =
-	    MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-
-	return info == NULL ? NULL : info->socket_context;
-}
-
-static unsigned long server_connection_number(struct MHD_Connection *connection)
-{
-	const struct server_connection *tracked = server_connection_of(connection);
-
-	return tracked == NULL ? 0 : tracked->number;
-}
-
-/* The request on connection has arrived whole (answering) or was answered (waiting again). */
-static void server_connection_set_answering(struct server *server,
-					    struct MHD_Connection *connection, bool answering)
-{
-	struct server_connection *tracked = server_connection_of(connection);
-
-	if (tracked == NULL)
-		return;
-	pthread_mutex_lock(&server->connections_lock);
-	tracked->answering = answering;
-	clock_gettime(CLOCK_MONOTONIC, &tracked->waiting_since);
-	pthread_mutex_unlock(&server->connections_lock);
 }
 
 static void server_end_request(void *cls, struct MHD_Connection *connection, void **req_cls,
 			       enum MHD_RequestTerminationCode code)
 {
+	struct server *server = cls;
 	struct server_request *request = *req_cls;
 
-	server_connection_set_answering(cls, connection, false);
+	connections_set_answering(&server->connections, connection, false);
 	if (request == NULL)
 		return;
 	free(request->body);
 	free(request);
 	*req_cls = NULL;
-}
-
-static void server_track_connection(struct server *server, struct MHD_Connection *connection,
-				    void **socket_context)
-{
-	const union MHD_ConnectionInfo *info =
-	    MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
-	struct server_connection *tracked = calloc(1, sizeof(*tracked));
-
-	if (tracked == NULL || info == NULL) {
-		/* Untracked, it still has libmicrohttpd's idle timeout. */
-		free(tracked);
-		return;
-	}
-	tracked->fd = info->connect_fd;
-	clock_gettime(CLOCK_MONOTONIC, &tracked->waiting_since);
-	pthread_mutex_lock(&server->connections_lock);
-	tracked->number = ++server->connection_count;
-	tracked->next = server->connections;
-	if (tracked->next != NULL)
-		tracked->next->previous = tracked;
-	server->connections = tracked;
-	pthread_mutex_unlock(&server->connections_lock);
-	*socket_context = tracked;
-	log_info("connection %lu accepted", tracked->number);
-}
-
-static void server_forget_connection(struct server *server, void **socket_context)
-{
-	struct server_connection *tracked = *socket_context;
-
-	if (tracked == NULL)
-		return;
-	pthread_mutex_lock(&server->connections_lock);
-	if (tracked->previous != NULL)
-		tracked->previous->next = tracked->next;
-	else
-		server->connections = tracked->next;
-	if (tracked->next != NULL)
-		tracked->next->previous = tracked->previous;
-	pthread_mutex_unlock(&server->connections_lock);
-	free(tracked);
-	*socket_context = NULL;
-}
-
-static void server_notify_connection(void *cls, struct MHD_Connection *connection,
-				     void **socket_context,
-				     enum MHD_ConnectionNotificationCode code)
-{
-	if (code == MHD_CONNECTION_NOTIFY_STARTED)
-		server_track_connection(cls, connection, socket_context);
-	else if (code == MHD_CONNECTION_NOTIFY_CLOSED)
-		server_forget_connection(cls, socket_context);
-}
-
-/*
- * libmicrohttpd's own timeout restarts with every byte, so a client that
- * trickles a header line now and then holds its connection for ever. The
- * watchdog counts from the connection's start or its previous answer
- * instead, and shuts down the socket of a request not whole in time:
- * libmicrohttpd then reads its end and closes the connection itself.
- */
-static void server_shut_down_late(struct server *server, const struct timespec *now)
-{
-	pthread_mutex_lock(&server->connections_lock);
-	for (struct server_connection *tracked = server->connections; tracked != NULL;
-	     tracked = tracked->next) {
-		if (tracked->answering || tracked->shut_down ||
-		    now->tv_sec - tracked->waiting_since.tv_sec < server->request_timeout)
-			continue;
-		/* Logged first, so that a client that sees its connection end finds the line. */
-		log_info("connection %lu closed: its request did not arrive within %u s",
-			 tracked->number, server->request_timeout);
-		shutdown(tracked->fd, SHUT_RDWR);
-		tracked->shut_down = true;
-	}
-	pthread_mutex_unlock(&server->connections_lock);
-}
-
-static void *server_watchdog(void *argument)
-{
-	struct server *server = argument;
-	struct timespec now, wakeup;
-
-	pthread_mutex_lock(&server->connections_lock);
-	while (!server->stopping) {
-		pthread_mutex_unlock(&server->connections_lock);
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		server_shut_down_late(server, &now);
-		wakeup = now;
-		wakeup.tv_sec += SERVER_WATCHDOG_INTERVAL;
-		pthread_mutex_lock(&server->connections_lock);
-		if (!server->stopping)
-			pthread_cond_timedwait(&server->watchdog_wakeup, &server->connections_lock,
-					       &wakeup);
-	}
-	pthread_mutex_unlock(&server->connections_lock);
-	return NULL;
-}
-
-static int server_start_watchdog(struct server *server)
-{
-	pthread_condattr_t attributes;
-	int err;
-
-	pthread_condattr_init(&attributes);
-	pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
-	pthread_cond_init(&server->watchdog_wakeup, &attributes);
-	pthread_condattr_destroy(&attributes);
-	err = pthread_create(&server->watchdog, NULL, server_watchdog, server);
-	if (err != 0) {
-		pthread_cond_destroy(&server->watchdog_wakeup);
-		log_error("cannot start the watchdog thread: %s", strerror(err));
-		return -EIO;
-	}
-	server->watchdog_running = true;
-	return 0;
-}
-
-static void server_stop_watchdog(struct server *server)
-{
-	if (!server->watchdog_running)
-		return;
-	pthread_mutex_lock(&server->connections_lock);
-	server->stopping = true;
-	pthread_cond_signal(&server->watchdog_wakeup);
-	pthread_mutex_unlock(&server->connections_lock);
-	pthread_join(server->watchdog, NULL);
-	pthread_cond_destroy(&server->watchdog_wakeup);
-	server->watchdog_running = false;
-}
-
-/* The method as the log shows it: one of HTTP's, else (it may be anything) [redacted]. */
-static const char *server_log_method(const char *method)
-{
-	static const char *const known[] = {"GET",   "HEAD",	"POST",	 "PUT",	   "DELETE",
-					    "PATCH", "OPTIONS", "TRACE", "CONNECT"};
-
-	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-		if (strcmp(method, known[i]) == 0)
-			return known[i];
-	return SERVER_REDACTED;
-}
-
-static void server_log_request(struct MHD_Connection *connection,
-			       const struct server_request *request, const char *method,
-			       const struct api_response *response)
-{
-	struct timespec now;
-	double milliseconds;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	milliseconds = (double)(now.tv_sec - request->start.tv_sec) * 1e3 +
-		       (double)(now.tv_nsec - request->start.tv_nsec) / 1e6;
-	log_info("%s %s %u %s %.1fms conn=%lu", server_log_method(method), request->log_uri,
-		 response->status, response->authenticated ? response->user : "-", milliseconds,
-		 server_connection_number(connection));
 }
 
 static void server_free_body(void *body)
@@ -427,7 +133,8 @@ static enum MHD_Result server_respond(struct MHD_Connection *connection,
 	}
 	/* Logged before the response can leave, so a client that has its
 	 * answer finds the request in the log. */
-	server_log_request(connection, request, method, response);
+	accesslog_request(method, request->log_uri, &request->start, response,
+			  connections_number(connection));
 	if (server_add_headers(reply, response))
 		result = MHD_queue_response(connection, response->status, reply);
 	MHD_destroy_response(reply);
@@ -553,7 +260,7 @@ static enum MHD_Result server_handle(void *cls, struct MHD_Connection *connectio
 		/* A declared body over the limit is refused before it is read;
 		 * libmicrohttpd then closes the connection. */
 		if (server_declares_too_large(connection)) {
-			server_connection_set_answering(server, connection, true);
+			connections_set_answering(&server->connections, connection, true);
 			return server_respond_too_large(connection, request, method);
 		}
 		return MHD_YES;
@@ -564,7 +271,7 @@ static enum MHD_Result server_handle(void *cls, struct MHD_Connection *connectio
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	server_connection_set_answering(server, connection, true);
+	connections_set_answering(&server->connections, connection, true);
 	if (request->too_large)
 		return server_respond_too_large(connection, request, method);
 	if (!server_has_one_authorization_at_most(connection))
@@ -601,77 +308,6 @@ __attribute__((format(printf, 2, 0))) static void server_log_library(void *cls, 
 	while (length > 0 && message[length - 1] == '\n')
 		message[--length] = '\0';
 	log_warning("libmicrohttpd: %s", message);
-}
-
-/* Splits "HOST:PORT" or "[HOST]:PORT"; display keeps the brackets for the URL. */
-static int server_split_address(const char *listen, char *host, char *display, char *port)
-{
-	const char *colon;
-	size_t host_length;
-
-	if (listen[0] == '[') {
-		const char *close = strchr(listen, ']');
-
-		if (close == NULL || close[1] != ':')
-			return -EINVAL;
-		host_length = (size_t)(close - listen - 1);
-		if (host_length == 0 || host_length >= SERVER_HOST_MAX)
-			return -EINVAL;
-		memcpy(host, listen + 1, host_length);
-		host[host_length] = '\0';
-		snprintf(display, SERVER_HOST_MAX + 2, "[%s]", host);
-		colon = close + 1;
-	} else {
-		colon = strrchr(listen, ':');
-		if (colon == NULL || colon == listen ||
-		    memchr(listen, ':', (size_t)(colon - listen)))
-			return -EINVAL;
-		host_length = (size_t)(colon - listen);
-		if (host_length >= SERVER_HOST_MAX)
-			return -EINVAL;
-		memcpy(host, listen, host_length);
-		host[host_length] = '\0';
-		strcpy(display, host);
-	}
-	if (colon[1] == '\0' || strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
-	    strlen(colon + 1) > 5 || atoi(colon + 1) > 65535)
-		return -EINVAL;
-	strcpy(port, colon + 1);
-	return 0;
-}
-
-static int server_resolve(const char *listen, struct addrinfo **address, char *display)
-{
-	struct addrinfo hints = {
-	    .ai_family = AF_UNSPEC,
-	    .ai_socktype = SOCK_STREAM,
-	    .ai_flags = AI_PASSIVE | AI_NUMERICSERV,
-	};
-	char host[SERVER_HOST_MAX];
-	char port[8];
-	int rc;
-
-	if (server_split_address(listen, host, display, port) < 0) {
-		log_error("--listen %s: expected HOST:PORT or [IPV6]:PORT", listen);
-		return -EINVAL;
-	}
-	rc = getaddrinfo(host, port, &hints, address);
-	if (rc != 0) {
-		log_error("--listen %s: %s", listen, gai_strerror(rc));
-		return -EINVAL;
-	}
-	return 0;
-}
-
-bool server_address_is_valid(const char *listen)
-{
-	char display[SERVER_HOST_MAX + 2];
-	struct addrinfo *address;
-
-	if (server_resolve(listen, &address, display) < 0)
-		return false;
-	freeaddrinfo(address);
-	return true;
 }
 
 static char *server_read_file(const char *path)
@@ -752,7 +388,7 @@ static int server_reserve_files(unsigned int max_connections)
 int server_start(struct api *api, const struct server_options *options, struct server **result)
 {
 	struct server *server = calloc(1, sizeof(*server));
-	char display[SERVER_HOST_MAX + 2];
+	char display[LISTEN_ADDRESS_DISPLAY_MAX];
 	struct addrinfo *address = NULL;
 	const union MHD_DaemonInfo *info;
 	bool tls = options->tls_cert != NULL;
@@ -762,12 +398,11 @@ int server_start(struct api *api, const struct server_options *options, struct s
 	if (server == NULL)
 		return -ENOMEM;
 	server->api = api;
-	server->request_timeout = options->request_timeout;
-	pthread_mutex_init(&server->connections_lock, NULL);
+	connections_init(&server->connections, options->request_timeout);
 	err = server_reserve_files(options->max_connections);
 	if (err < 0)
 		goto out_err;
-	err = server_resolve(options->listen, &address, display);
+	err = listen_address_resolve(options->listen, &address, display);
 	if (err < 0)
 		goto out_err;
 	if (tls) {
@@ -794,14 +429,14 @@ int server_start(struct api *api, const struct server_options *options, struct s
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, options->max_connections_per_address,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)SERVER_IDLE_TIMEOUT,
 	    MHD_OPTION_URI_LOG_CALLBACK, server_begin_request, server, MHD_OPTION_NOTIFY_COMPLETED,
-	    server_end_request, server, MHD_OPTION_NOTIFY_CONNECTION, server_notify_connection,
-	    server, MHD_OPTION_ARRAY, tls_options, MHD_OPTION_END);
+	    server_end_request, server, MHD_OPTION_NOTIFY_CONNECTION, connections_notify,
+	    &server->connections, MHD_OPTION_ARRAY, tls_options, MHD_OPTION_END);
 	if (server->daemon == NULL) {
 		log_error("cannot listen on %s", options->listen);
 		err = -EIO;
 		goto out_err;
 	}
-	err = server_start_watchdog(server);
+	err = connections_start_watchdog(&server->connections);
 	if (err < 0)
 		goto out_err;
 	info = MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_BIND_PORT);
@@ -822,10 +457,10 @@ void server_stop(struct server *server)
 {
 	if (server == NULL)
 		return;
-	server_stop_watchdog(server);
+	connections_stop_watchdog(&server->connections);
 	if (server->daemon != NULL)
 		MHD_stop_daemon(server->daemon);
-	pthread_mutex_destroy(&server->connections_lock);
+	connections_destroy(&server->connections);
 	free(server->tls_cert);
 	secret_free(server->tls_key);
 	free(server);

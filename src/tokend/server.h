@@ -33,9 +33,6 @@ struct server_options {
 
 struct server;
 
-/* Whether listen is an address server_start can use; logs why not. */
-bool server_address_is_valid(const char *listen);
-
 /*
  * Starts serving and logs "listening on URL"; -EINVAL for a bad address,
  * -EMFILE when the open file limit cannot take max_connections, -EIO

@@ -12,22 +12,16 @@
  * while nothing changed anywhere; a listing's ETag is a digest of its body,
  * which is the same on every replica for the same rows.
  *
- * A pool of connections, one per request thread at most, each with its
- * statements prepared. A connection that broke (the server restarted) is
- * made again by the next request that takes it; until the server answers,
- * requests get -ENOTCONN (503).
- *
- * Sessions run with synchronous_commit off, for the rate-limit counts
- * written on every request (a crash may forget a few of those). Every
- * change to tokens, keys or the signing key runs in a transaction that
- * sets it back to the database's default first: acknowledged means on
- * disk, as with SQLite.
+ * The sessions, their pool and what a failure means are
+ * store_pg_session.c's, the tables and their migration store_pg_schema.c's;
+ * this file is the operations of store.h in SQL. It runs a little over 600
+ * lines because the text of its statements stays beside the code that runs
+ * them.
  */
 #include "store_backend.h"
 
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,51 +31,12 @@
 
 #include "log.h"
 #include "secret.h"
+#include "store_pg_schema.h"
+#include "store_pg_session.h"
 #include "ticker.h"
 
-#define STORE_PG_CONNECTIONS	 8
-#define STORE_PG_PRUNE_INTERVAL	 3600
-#define STORE_PG_CONNECT_TIMEOUT "5"
-/* Two replicas migrating or making the signing key at once take turns on this lock. */
-#define STORE_PG_LOCK_KEY "7427101113"
-#define STORE_PG_INT_SIZE 24
-
-/* Each step brings the schema from its index to the next version, in one transaction. */
-static const char *const store_pg_migrations[] = {
-    "CREATE TABLE tokens ("
-    " id text COLLATE \"C\" PRIMARY KEY,"
-    " username text NOT NULL,"
-    " token text NOT NULL,"
-    " created bigint NOT NULL,"
-    " expires bigint NOT NULL,"
-    " revoked bigint);"
-    "CREATE INDEX tokens_by_user ON tokens (username, created, id);"
-    "CREATE INDEX tokens_by_user_and_id ON tokens (username, id);"
-    "CREATE TABLE idempotency_keys ("
-    " username text NOT NULL,"
-    " key text NOT NULL,"
-    " token_id text NOT NULL,"
-    " created bigint NOT NULL,"
-    " duration bigint NOT NULL,"
-    " PRIMARY KEY (username, key));"
-    "CREATE INDEX idempotency_keys_by_age ON idempotency_keys (created);"
-    "CREATE TABLE signing_key ("
-    " only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),"
-    " pem text NOT NULL);"
-    "CREATE TABLE rate_limits ("
-    " key text PRIMARY KEY,"
-    " reset bigint NOT NULL,"
-    " used bigint NOT NULL);"
-    "CREATE TABLE changes ("
-    " only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),"
-    " generation bigint NOT NULL);"
-    "INSERT INTO changes (generation) VALUES (0);",
-};
-
-#define STORE_PG_SCHEMA_VERSION (int)(sizeof(store_pg_migrations) / sizeof(store_pg_migrations[0]))
-
-/* Opens a transaction whose commit waits for the disk, whatever the session's setting. */
-#define STORE_PG_BEGIN_DURABLE "BEGIN; SET LOCAL synchronous_commit TO DEFAULT"
+#define STORE_PG_PRUNE_INTERVAL 3600
+#define STORE_PG_INT_SIZE	24
 
 enum store_pg_statement {
 	STORE_PG_GENERATION,
@@ -153,18 +108,9 @@ static const char *const store_pg_statement_sql[STORE_PG_STATEMENT_COUNT] = {
 	" RETURNING used, reset",
 };
 
-struct store_pg_connection {
-	PGconn *conn;
-	bool busy;
-};
-
 struct store_pg {
 	struct store base;
-	char *conninfo;
-	pthread_mutex_t lock;
-	pthread_cond_t available;
-	struct store_pg_connection connections[STORE_PG_CONNECTIONS];
-
+	struct store_pg_pool pool;
 	struct ticker pruner;
 };
 
@@ -180,42 +126,6 @@ static int64_t store_pg_get_int(const PGresult *result, int row, int column)
 }
 
 /*
- * Why a command failed: -ENOTCONN when the server went away or is not
- * accepting work (a restart: the next request reconnects), -EIO otherwise.
- * Logged either way, the primary message only: a DETAIL line may quote a
- * row's values.
- */
-static int store_pg_fail(PGconn *conn, const PGresult *result, const char *what)
-{
-	const char *state = result == NULL ? NULL : PQresultErrorField(result, PG_DIAG_SQLSTATE);
-	const char *primary =
-	    result == NULL ? NULL : PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY);
-	const char *message = primary != NULL ? primary : PQerrorMessage(conn);
-	size_t length = strlen(message);
-
-	/* libpq ends its messages with a newline; the log adds its own. */
-	while (length > 0 && message[length - 1] == '\n')
-		length--;
-	log_error("database: %s: %.*s", what, (int)length, message);
-	if (PQstatus(conn) != CONNECTION_OK || state == NULL || strncmp(state, "08", 2) == 0 ||
-	    strncmp(state, "57P", 3) == 0)
-		return -ENOTCONN;
-	return -EIO;
-}
-
-/* Runs SQL text without parameters (one or more statements). */
-static int store_pg_command(PGconn *conn, const char *sql)
-{
-	PGresult *result = PQexec(conn, sql);
-	int err = 0;
-
-	if (PQresultStatus(result) != PGRES_COMMAND_OK && PQresultStatus(result) != PGRES_TUPLES_OK)
-		err = store_pg_fail(conn, result, sql);
-	PQclear(result);
-	return err;
-}
-
-/*
  * Runs prepared statement which with values; *result is the rows (cleared
  * by the caller) or NULL on error.
  */
@@ -226,7 +136,7 @@ static int store_pg_run(PGconn *conn, enum store_pg_statement which, int count,
 	PGresult *answer;
 	int err = 0;
 
-	snprintf(name, sizeof(name), "s%d", (int)which);
+	snprintf(name, sizeof(name), STORE_PG_STATEMENT_NAME, (int)which);
 	answer = PQexecPrepared(conn, name, count, values, NULL, NULL, 0);
 	if (PQresultStatus(answer) != PGRES_COMMAND_OK &&
 	    PQresultStatus(answer) != PGRES_TUPLES_OK) {
@@ -245,110 +155,6 @@ static int store_pg_run(PGconn *conn, enum store_pg_statement which, int count,
 static int64_t store_pg_changed(PGresult *result)
 {
 	return strtoll(PQcmdTuples(result), NULL, 10);
-}
-
-/* libpq prints notices (e.g. "relation exists") on stderr by default; they are no errors. */
-static void store_pg_ignore_notice(void *context, const char *message)
-{
-	(void)context;
-	(void)message;
-}
-
-/* A new session: connect_timeout and application_name unless the URL says otherwise. */
-static PGconn *store_pg_connect(const char *conninfo)
-{
-	static const char *const keywords[] = {"connect_timeout", "application_name", "dbname",
-					       NULL};
-	const char *const values[] = {STORE_PG_CONNECT_TIMEOUT, "rerobots-tokend", conninfo, NULL};
-	PGconn *conn = PQconnectdbParams(keywords, values, 1);
-
-	if (conn == NULL) {
-		log_error("database: out of memory");
-		return NULL;
-	}
-	if (PQstatus(conn) != CONNECTION_OK) {
-		store_pg_fail(conn, NULL, "connect");
-		PQfinish(conn);
-		return NULL;
-	}
-	PQsetNoticeProcessor(conn, store_pg_ignore_notice, NULL);
-	return conn;
-}
-
-/* A session for requests: asynchronous commits (see the top) and every statement prepared. */
-static int store_pg_prepare(PGconn *conn)
-{
-	char name[16];
-	int err;
-
-	err = store_pg_command(conn, "SET synchronous_commit TO off");
-	for (int i = 0; err == 0 && i < STORE_PG_STATEMENT_COUNT; i++) {
-		PGresult *result;
-
-		snprintf(name, sizeof(name), "s%d", i);
-		result = PQprepare(conn, name, store_pg_statement_sql[i], 0, NULL);
-		if (PQresultStatus(result) != PGRES_COMMAND_OK)
-			err = store_pg_fail(conn, result, store_pg_statement_sql[i]);
-		PQclear(result);
-	}
-	return err;
-}
-
-/* A new session for requests into connection->conn; -ENOTCONN where the server cannot be had. */
-static int store_pg_open_connection(struct store_pg *store, struct store_pg_connection *connection)
-{
-	connection->conn = store_pg_connect(store->conninfo);
-	if (connection->conn != NULL && store_pg_prepare(connection->conn) < 0) {
-		PQfinish(connection->conn);
-		connection->conn = NULL;
-	}
-	return connection->conn == NULL ? -ENOTCONN : 0;
-}
-
-/*
- * Takes a free connection, (re)connecting where it is missing or broke;
- * -ENOTCONN while the server cannot be reached.
- */
-static int store_pg_acquire(struct store_pg *store, struct store_pg_connection **result)
-{
-	struct store_pg_connection *connection = NULL;
-
-	pthread_mutex_lock(&store->lock);
-	while (connection == NULL) {
-		for (int i = 0; i < STORE_PG_CONNECTIONS && connection == NULL; i++)
-			if (!store->connections[i].busy)
-				connection = &store->connections[i];
-		if (connection == NULL)
-			pthread_cond_wait(&store->available, &store->lock);
-	}
-	connection->busy = true;
-	pthread_mutex_unlock(&store->lock);
-
-	if (connection->conn != NULL && PQstatus(connection->conn) != CONNECTION_OK) {
-		PQfinish(connection->conn);
-		connection->conn = NULL;
-	}
-	if (connection->conn == NULL && store_pg_open_connection(store, connection) < 0) {
-		pthread_mutex_lock(&store->lock);
-		connection->busy = false;
-		pthread_cond_signal(&store->available);
-		pthread_mutex_unlock(&store->lock);
-		return -ENOTCONN;
-	}
-	*result = connection;
-	return 0;
-}
-
-/* Gives a connection back, leaving no transaction open on it. */
-static void store_pg_release(struct store_pg *store, struct store_pg_connection *connection)
-{
-	if (PQstatus(connection->conn) == CONNECTION_OK &&
-	    PQtransactionStatus(connection->conn) != PQTRANS_IDLE)
-		store_pg_command(connection->conn, "ROLLBACK");
-	pthread_mutex_lock(&store->lock);
-	connection->busy = false;
-	pthread_cond_signal(&store->available);
-	pthread_mutex_unlock(&store->lock);
 }
 
 /* Reads columns id, token, created, expires of row; the text stays the result's. */
@@ -428,7 +234,7 @@ static int store_pg_token_insert(struct store *base, const char *user, struct st
 	int err;
 
 	*replay = STORE_NEW;
-	err = store_pg_acquire(store, &connection);
+	err = store_pg_acquire(&store->pool, &connection);
 	if (err < 0)
 		return err;
 	conn = connection->conn;
@@ -449,7 +255,7 @@ static int store_pg_token_insert(struct store *base, const char *user, struct st
 	if (err == 0)
 		err = store_pg_command(conn, "COMMIT");
 out:
-	store_pg_release(store, connection);
+	store_pg_release(&store->pool, connection);
 	return err;
 }
 
@@ -462,11 +268,11 @@ static int store_pg_visit(struct store_pg *store, enum store_pg_statement which,
 	PGresult *result;
 	int err;
 
-	err = store_pg_acquire(store, &connection);
+	err = store_pg_acquire(&store->pool, &connection);
 	if (err < 0)
 		return err;
 	err = store_pg_run(connection->conn, which, count, values, &result);
-	store_pg_release(store, connection);
+	store_pg_release(&store->pool, connection);
 	if (err < 0)
 		return err;
 	for (int row = 0; row < PQntuples(result) && err == 0; row++) {
@@ -509,11 +315,11 @@ static int store_pg_row(struct store_pg *store, enum store_pg_statement which, i
 	struct store_pg_connection *connection;
 	int err;
 
-	err = store_pg_acquire(store, &connection);
+	err = store_pg_acquire(&store->pool, &connection);
 	if (err < 0)
 		return err;
 	err = store_pg_run(connection->conn, which, count, values, result);
-	store_pg_release(store, connection);
+	store_pg_release(&store->pool, connection);
 	if (err == 0 && PQntuples(*result) == 0) {
 		PQclear(*result);
 		err = -ENOENT;
@@ -563,7 +369,7 @@ static int store_pg_change(struct store_pg *store, enum store_pg_statement which
 	PGresult *result;
 	int err;
 
-	err = store_pg_acquire(store, &connection);
+	err = store_pg_acquire(&store->pool, &connection);
 	if (err < 0)
 		return err;
 	err = store_pg_command(connection->conn, STORE_PG_BEGIN_DURABLE);
@@ -576,7 +382,7 @@ static int store_pg_change(struct store_pg *store, enum store_pg_statement which
 	}
 	if (err == 0)
 		err = store_pg_command(connection->conn, "COMMIT");
-	store_pg_release(store, connection);
+	store_pg_release(&store->pool, connection);
 	return err;
 }
 
@@ -618,7 +424,7 @@ static int store_pg_prune(struct store *base, int64_t now)
 	PGresult *result = NULL;
 	int err;
 
-	err = store_pg_acquire(store, &connection);
+	err = store_pg_acquire(&store->pool, &connection);
 	if (err < 0)
 		return err;
 	/* Keys first: a token is kept while a key names it. */
@@ -627,7 +433,7 @@ static int store_pg_prune(struct store *base, int64_t now)
 		err = store_pg_run(connection->conn, STORE_PG_PRUNE_TOKENS, 1, old, &result);
 	if (err == 0)
 		err = store_pg_run(connection->conn, STORE_PG_PRUNE_LIMITS, 1, current, NULL);
-	store_pg_release(store, connection);
+	store_pg_release(&store->pool, connection);
 	if (result != NULL && store_pg_changed(result) > 0)
 		log_info("database: pruned %" PRId64 " revoked or expired tokens",
 			 store_pg_changed(result));
@@ -685,7 +491,7 @@ static int store_pg_signing_key(struct store *base, store_key_maker make, char *
 	int err;
 
 	*pem = NULL;
-	err = store_pg_acquire(store, &connection);
+	err = store_pg_acquire(&store->pool, &connection);
 	if (err < 0)
 		return err;
 	conn = connection->conn;
@@ -721,57 +527,11 @@ static int store_pg_signing_key(struct store *base, store_key_maker make, char *
 		log_info("database: made the signing key");
 out:
 	PQclear(result);
-	store_pg_release(store, connection);
+	store_pg_release(&store->pool, connection);
 	if (err < 0) {
 		secret_free(*pem);
 		*pem = NULL;
 	}
-	return err;
-}
-
-/*
- * Creates or upgrades the schema in one transaction, under the advisory
- * lock: a second replica starting at the same moment waits, then finds
- * the schema done.
- */
-static int store_pg_migrate(PGconn *conn)
-{
-	PGresult *result = NULL;
-	char update[64];
-	int version, err;
-
-	err = store_pg_command(conn, STORE_PG_BEGIN_DURABLE);
-	if (err == 0)
-		err = store_pg_command(conn, "SELECT pg_advisory_xact_lock(" STORE_PG_LOCK_KEY ")");
-	if (err == 0)
-		err = store_pg_command(conn, "CREATE TABLE IF NOT EXISTS tokend_schema"
-					     " (version integer NOT NULL)");
-	if (err < 0)
-		goto out;
-	result = PQexec(conn, "SELECT coalesce(max(version), 0) FROM tokend_schema");
-	if (PQresultStatus(result) != PGRES_TUPLES_OK) {
-		err = store_pg_fail(conn, result, "schema version");
-		goto out;
-	}
-	version = atoi(PQgetvalue(result, 0, 0));
-	if (version > STORE_PG_SCHEMA_VERSION) {
-		log_error("database: schema version %d is newer than this service's (%d)", version,
-			  STORE_PG_SCHEMA_VERSION);
-		err = -EIO;
-		goto out;
-	}
-	for (int step = version; err == 0 && step < STORE_PG_SCHEMA_VERSION; step++)
-		err = store_pg_command(conn, store_pg_migrations[step]);
-	if (err == 0 && version < STORE_PG_SCHEMA_VERSION) {
-		snprintf(update, sizeof(update),
-			 "DELETE FROM tokend_schema; INSERT INTO tokend_schema VALUES (%d)",
-			 STORE_PG_SCHEMA_VERSION);
-		err = store_pg_command(conn, update);
-	}
-	if (err == 0)
-		err = store_pg_command(conn, "COMMIT");
-out:
-	PQclear(result);
 	return err;
 }
 
@@ -789,13 +549,9 @@ static int store_pg_watch_start(struct store *base)
 
 	/* Every session made and its statements prepared now: preparing one later would wait
 	 * for any lock on the tables, where a remembered listing needs none. */
-	for (int i = 0; i < STORE_PG_CONNECTIONS; i++) {
-		if (store->connections[i].conn != NULL)
-			continue;
-		err = store_pg_open_connection(store, &store->connections[i]);
-		if (err < 0)
-			return err;
-	}
+	err = store_pg_pool_fill(&store->pool);
+	if (err < 0)
+		return err;
 	err = store_pg_prune(base, time(NULL));
 	if (err < 0)
 		return err;
@@ -815,11 +571,7 @@ static void store_pg_close(struct store *base)
 	struct store_pg *store = (struct store_pg *)base;
 
 	store_pg_watch_stop(base);
-	for (int i = 0; i < STORE_PG_CONNECTIONS; i++)
-		PQfinish(store->connections[i].conn);
-	pthread_cond_destroy(&store->available);
-	pthread_mutex_destroy(&store->lock);
-	secret_free(store->conninfo);
+	store_pg_pool_destroy(&store->pool);
 	free(store);
 }
 
@@ -849,13 +601,11 @@ int store_pg_open(const char *conninfo, struct store **result)
 	if (store == NULL)
 		return -ENOMEM;
 	store->base.ops = &store_pg_ops;
-	pthread_mutex_init(&store->lock, NULL);
-	pthread_cond_init(&store->available, NULL);
-	/* A URL may hold a password: kept as a secret, never logged. */
-	store->conninfo = secret_dup(conninfo, strlen(conninfo));
-	if (store->conninfo == NULL) {
+	err = store_pg_pool_init(&store->pool, conninfo, store_pg_statement_sql,
+				 STORE_PG_STATEMENT_COUNT);
+	if (err < 0) {
 		store_pg_close(&store->base);
-		return -ENOMEM;
+		return err;
 	}
 	conn = store_pg_connect(conninfo);
 	err = conn == NULL ? -ENOTCONN : store_pg_migrate(conn);

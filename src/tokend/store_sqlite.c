@@ -1,11 +1,8 @@
 /*
  * SQLite storage of tokens and idempotency keys, the default backend of
- * store.h: one file under the data directory.
- *
- * Durability: WAL with synchronous=FULL, so a token is on disk (the WAL is
- * fsynced at each commit) before its 201 is sent. NORMAL would survive a
- * kill -9 as well, but could lose acknowledged tokens on a power cut, and a
- * client that was told "created" must find its token afterwards.
+ * store.h: one file under the data directory, which store_sqlite_file.c
+ * makes, opens durably and gives its schema; this file is the operations
+ * of store.h on it.
  *
  * All request threads share one connection behind a mutex: writes are
  * serialized by SQLite anyway, and the hot read paths (authentication, 304)
@@ -14,44 +11,21 @@
 #include "store_backend.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <sqlite3.h>
 
-#include "datadir.h"
 #include "log.h"
 #include "secret.h"
+#include "store_sqlite_file.h"
 #include "ticker.h"
 
-#define STORE_BUSY_TIMEOUT_MS 10000
-#define STORE_PRUNE_INTERVAL  3600
-
-static const char store_schema[] =
-    "CREATE TABLE IF NOT EXISTS tokens ("
-    " id TEXT PRIMARY KEY NOT NULL,"
-    " user TEXT NOT NULL,"
-    " token TEXT NOT NULL,"
-    " created INTEGER NOT NULL,"
-    " expires INTEGER NOT NULL,"
-    " revoked INTEGER);"
-    "CREATE INDEX IF NOT EXISTS tokens_by_user ON tokens (user, created);"
-    /* A page of a listing is a range of ids, read without sorting the user's tokens. */
-    "CREATE INDEX IF NOT EXISTS tokens_by_user_and_id ON tokens (user, id);"
-    "CREATE TABLE IF NOT EXISTS idempotency_keys ("
-    " user TEXT NOT NULL,"
-    " key TEXT NOT NULL,"
-    " token_id TEXT NOT NULL,"
-    " created INTEGER NOT NULL,"
-    " duration INTEGER,"
-    " PRIMARY KEY (user, key));"
-    "CREATE INDEX IF NOT EXISTS idempotency_keys_by_age ON idempotency_keys (created);";
+#define STORE_PRUNE_INTERVAL 3600
 
 enum store_statement {
 	STORE_BEGIN,
@@ -124,84 +98,6 @@ struct store_sqlite {
 	int64_t next_prune;
 };
 
-static int store_fail(sqlite3 *db, const char *what)
-{
-	log_error("database: %s: %s", what, sqlite3_errmsg(db));
-	return -EIO;
-}
-
-/*
- * A database made before keys remembered their request's duration gets the
- * column; its keys (NULL there) answer a replay of any body, as they did.
- * Under BEGIN IMMEDIATE, since --add-user may open the same file at once.
- */
-static int store_upgrade(sqlite3 *db)
-{
-	sqlite3_stmt *probe = NULL;
-	int err = 0;
-
-	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-		return store_fail(db, "upgrade");
-	if (sqlite3_prepare_v2(db, "SELECT duration FROM idempotency_keys", -1, &probe, NULL) !=
-		SQLITE_OK &&
-	    sqlite3_exec(db, "ALTER TABLE idempotency_keys ADD COLUMN duration INTEGER", NULL, NULL,
-			 NULL) != SQLITE_OK)
-		err = store_fail(db, "upgrade");
-	sqlite3_finalize(probe);
-	if (sqlite3_exec(db, err == 0 ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK &&
-	    err == 0)
-		err = store_fail(db, "upgrade");
-	return err;
-}
-
-static int store_configure(sqlite3 *db)
-{
-	sqlite3_stmt *statement = NULL;
-	bool wal = false;
-
-	if (sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS) != SQLITE_OK)
-		return store_fail(db, "busy timeout");
-	if (sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &statement, NULL) != SQLITE_OK)
-		return store_fail(db, "journal mode");
-	if (sqlite3_step(statement) == SQLITE_ROW)
-		wal = strcmp((const char *)sqlite3_column_text(statement, 0), "wal") == 0;
-	sqlite3_finalize(statement);
-	if (!wal) {
-		log_error("database: cannot switch to WAL mode");
-		return -EIO;
-	}
-	if (sqlite3_exec(db, "PRAGMA synchronous = FULL", NULL, NULL, NULL) != SQLITE_OK)
-		return store_fail(db, "synchronous");
-	if (sqlite3_exec(db, store_schema, NULL, NULL, NULL) != SQLITE_OK)
-		return store_fail(db, "schema");
-	return store_upgrade(db);
-}
-
-/*
- * Makes the database file where missing, mode 0600, never through a
- * symbolic link, and checks what is there, so that SQLite (which opens by
- * name) finds a file of ours; the checked directory keeps it so.
- */
-static int store_create_file(const char *dir, const char *name)
-{
-	int dir_fd, fd, err;
-
-	err = datadir_open(dir, &dir_fd);
-	if (err < 0)
-		return err;
-	fd = openat(dir_fd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0 && errno != EEXIST) {
-		log_error("%s/%s: %s", dir, name, strerror(errno));
-		err = -EIO;
-	} else {
-		if (fd >= 0)
-			close(fd);
-		err = datadir_check_file(dir_fd, dir, name);
-	}
-	close(dir_fd);
-	return err;
-}
-
 /* The statement, reset and unbound for a new use; the caller holds store->lock. */
 static sqlite3_stmt *store_statement(struct store_sqlite *store, enum store_statement which)
 {
@@ -220,7 +116,7 @@ static int store_run(struct store_sqlite *store, enum store_statement which,
 
 	sqlite3_reset(statement);
 	if (rc != SQLITE_DONE)
-		return store_fail(store->db, store_statement_sql[which]);
+		return store_sqlite_fail(store->db, store_statement_sql[which]);
 	return 0;
 }
 
@@ -274,7 +170,7 @@ static int store_find_key(struct store_sqlite *store, const char *user, const ch
 	if (rc == SQLITE_DONE) {
 		err = 0;
 	} else if (rc != SQLITE_ROW) {
-		err = store_fail(store->db, "find idempotency key");
+		err = store_sqlite_fail(store->db, "find idempotency key");
 	} else {
 		store_read_token(statement, token);
 		if (sqlite3_column_type(statement, 4) != SQLITE_NULL &&
@@ -375,7 +271,7 @@ static int store_visit_tokens(struct store_sqlite *store, sqlite3_stmt *statemen
 			break;
 	}
 	if (err == 0 && rc != SQLITE_DONE)
-		err = store_fail(store->db, "list tokens");
+		err = store_sqlite_fail(store->db, "list tokens");
 	sqlite3_reset(statement);
 	return err;
 }
@@ -432,7 +328,7 @@ static int store_sqlite_token_get(struct store *base, const char *user, const ch
 	if (rc == SQLITE_DONE) {
 		err = -ENOENT;
 	} else if (rc != SQLITE_ROW) {
-		err = store_fail(store->db, "get token");
+		err = store_sqlite_fail(store->db, "get token");
 	} else {
 		store_read_token(statement, token);
 		err = store_copy_text(token);
@@ -456,7 +352,7 @@ static int store_sqlite_token_owner(struct store *base, const char *id, char **u
 	if (rc == SQLITE_DONE) {
 		err = -ENOENT;
 	} else if (rc != SQLITE_ROW) {
-		err = store_fail(store->db, "token owner");
+		err = store_sqlite_fail(store->db, "token owner");
 	} else {
 		*user = strdup((const char *)sqlite3_column_text(statement, 0));
 		*expires = sqlite3_column_int64(statement, 1);
@@ -592,10 +488,10 @@ static int store_sqlite_watch_start(struct store *base)
 	if (sqlite3_open_v2(store->path, &store->watch_db,
 			    SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX,
 			    NULL) != SQLITE_OK ||
-	    sqlite3_busy_timeout(store->watch_db, STORE_BUSY_TIMEOUT_MS) != SQLITE_OK ||
+	    sqlite3_busy_timeout(store->watch_db, STORE_SQLITE_BUSY_TIMEOUT_MS) != SQLITE_OK ||
 	    sqlite3_prepare_v2(store->watch_db, "PRAGMA data_version", -1, &store->watch_statement,
 			       NULL) != SQLITE_OK)
-		return store_fail(store->watch_db, "watch for other writers");
+		return store_sqlite_fail(store->watch_db, "watch for other writers");
 	return ticker_start(&store->watcher, STORE_WATCH_INTERVAL_MS, store_sqlite_watch, store,
 			    "watcher");
 }
@@ -653,23 +549,14 @@ int store_sqlite_open(const char *dir, const char *name, struct store **result)
 		store->path = NULL;
 		goto out_err;
 	}
-	err = store_create_file(dir, name);
-	if (err < 0)
-		goto out_err;
-	if (sqlite3_open_v2(store->path, &store->db,
-			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX,
-			    NULL) != SQLITE_OK) {
-		err = store_fail(store->db, store->path);
-		goto out_err;
-	}
-	err = store_configure(store->db);
+	err = store_sqlite_file_open(dir, name, store->path, &store->db);
 	if (err < 0)
 		goto out_err;
 	for (int i = 0; i < STORE_STATEMENT_COUNT; i++) {
 		if (sqlite3_prepare_v3(store->db, store_statement_sql[i], -1,
 				       SQLITE_PREPARE_PERSISTENT, &store->statements[i],
 				       NULL) != SQLITE_OK) {
-			err = store_fail(store->db, store_statement_sql[i]);
+			err = store_sqlite_fail(store->db, store_statement_sql[i]);
 			goto out_err;
 		}
 	}
