@@ -43,6 +43,8 @@ struct rr_token {
 	char id[RR_TOKEN_ID_LENGTH + 1];
 	int64_t created; /* seconds since the Epoch */
 	int64_t expires; /* seconds since the Epoch, or 0 when it never expires */
+	/* The length of its text when the client holds the text, else 0: a size without a copy. */
+	size_t text_length;
 };
 
 /* NULL (after logging why) when the options cannot make a client. */

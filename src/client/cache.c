@@ -158,6 +158,7 @@ static void cache_token_from_entry(const struct cache_entry *entry, struct rr_to
 	token_id_from_bytes(entry->id, token->id);
 	token->created = entry->created;
 	token->expires = entry->expires;
+	token->text_length = entry->text == NULL ? 0 : entry->text_length;
 }
 
 enum cache_state cache_find(const struct cache *cache, const char *id, int64_t now_ms,

@@ -152,6 +152,7 @@ void client_token_from_decoded(struct rr_token *token, const struct decoded_toke
 	memcpy(token->id, decoded->id, RR_TOKEN_ID_LENGTH + 1);
 	token->created = decoded->created;
 	token->expires = decoded->expires;
+	token->text_length = decoded->text == NULL ? 0 : decoded->text_length;
 }
 
 /* GET /token/ID for the flight's owner; lock not held. */

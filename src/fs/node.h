@@ -35,7 +35,7 @@ int node_content(struct fs *fs, const char *operation, enum inode_kind kind,
 void node_attr(const struct fs *fs, enum inode_kind kind, fuse_ino_t ino, time_t when, size_t size,
 	       struct stat *st);
 
-/* The attributes of a token's inode of kind, sizes exact (jwt.txt's needs the text). */
+/* The attributes of a token's inode of kind, sizes exact (jwt.txt's reads the text unless held). */
 int node_token_attr(struct fs *fs, const char *operation, enum inode_kind kind,
 		    const struct rr_token *token, fuse_ino_t ino, struct stat *st);
 

@@ -76,6 +76,30 @@ def test_sizes_are_exact(mount):
         assert int(counted) == os.stat(path).st_size == len(path.read_bytes()), name
 
 
+def forced_size(path):
+    """The size the daemon itself answers: AT_STATX_FORCE_SYNC passes by the kernel's copy."""
+    at_fdcwd, at_statx_force_sync, statx_size = -100, 0x2000, 0x200
+    libc = ctypes.CDLL(None, use_errno=True)
+    buffer = ctypes.create_string_buffer(256)  # struct statx
+    assert libc.statx(at_fdcwd, os.fsencode(path), at_statx_force_sync, statx_size,
+                      buffer) == 0, os.strerror(ctypes.get_errno())
+    size, = struct.unpack_from("Q", buffer.raw, 40)  # stx_size
+    return size
+
+
+def test_a_texts_size_is_exact_before_and_after_it_is_read(mount, api, tokend):
+    status, made = api.call("POST", "/tokens", {"duration": 3600})
+    assert status == 201
+    assert wait_until(lambda: made["id"] in os.listdir(mount.path), LIST_TTL + 2)
+    path = mount.path / made["id"] / "jwt.txt"
+    assert forced_size(path) == len(made["token"]) + 1
+    assert path.read_text() == made["token"] + "\n"
+    before = len(settled_requests(tokend))
+    for _ in range(100):
+        assert forced_size(path) == len(made["token"]) + 1
+    assert len(settled_requests(tokend)) == before
+
+
 def test_created_and_expires_are_utc_and_differ_by_the_duration(mount):
     os.mkdir(mount.path / "1h30m")
     (new,) = set(os.listdir(mount.path)) - {mount.id}
