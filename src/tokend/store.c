@@ -92,6 +92,20 @@ int store_token_owner(struct store *store, const char *id, char **user, int64_t 
 
 int store_token_revoke(struct store *store, const char *user, const char *id, int64_t now)
 {
+	char *owner = NULL;
+	int64_t expires;
+	bool revoked;
+	int err;
+
+	/* Another user's token is no token of this one's, and a second revoke changes nothing. */
+	err = store->ops->token_owner(store, id, &owner, &expires, &revoked);
+	if (err < 0)
+		return err;
+	if (strcmp(owner, user) != 0)
+		err = -ENOENT;
+	free(owner);
+	if (err < 0 || revoked)
+		return err;
 	return store->ops->token_revoke(store, user, id, now);
 }
 

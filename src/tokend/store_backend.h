@@ -23,6 +23,7 @@ struct store_ops {
 			 struct store_token *token);
 	int (*token_owner)(struct store *store, const char *id, char **user, int64_t *expires,
 			   bool *revoked);
+	/* Only called for a token of user's that is not revoked (store.c checks). */
 	int (*token_revoke)(struct store *store, const char *user, const char *id, int64_t now);
 	int (*token_purge)(struct store *store, const char *user, int64_t now);
 	int (*prune)(struct store *store, int64_t now);

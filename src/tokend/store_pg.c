@@ -390,19 +390,7 @@ static int store_pg_token_revoke(struct store *base, const char *user, const cha
 {
 	char when[STORE_PG_INT_SIZE];
 	const char *values[] = {id, user, store_pg_int(when, now)};
-	char *owner = NULL;
-	int64_t expires;
-	bool revoked;
-	int err;
 
-	err = store_pg_token_owner(base, id, &owner, &expires, &revoked);
-	if (err < 0)
-		return err;
-	if (strcmp(owner, user) != 0)
-		err = -ENOENT;
-	free(owner);
-	if (err < 0 || revoked)
-		return err;
 	return store_pg_change((struct store_pg *)base, STORE_PG_REVOKE, 3, values);
 }
 

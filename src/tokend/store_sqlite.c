@@ -369,20 +369,8 @@ static int store_sqlite_token_revoke(struct store *base, const char *user, const
 				     int64_t now)
 {
 	struct store_sqlite *store = (struct store_sqlite *)base;
-	char *owner = NULL;
-	int64_t expires;
-	bool revoked;
 	sqlite3_stmt *statement;
 	int err;
-
-	err = store_sqlite_token_owner(base, id, &owner, &expires, &revoked);
-	if (err < 0)
-		return err;
-	if (strcmp(owner, user) != 0)
-		err = -ENOENT;
-	free(owner);
-	if (err < 0 || revoked)
-		return err;
 
 	pthread_mutex_lock(&store->lock);
 	statement = store_statement(store, STORE_REVOKE);
