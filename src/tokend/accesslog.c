@@ -11,20 +11,29 @@
 /* The words of the API's paths; any other path segment may be anything a client sent. */
 static const char *const accesslog_route_words[] = {"tokens", "token", "revoke", "purge"};
 
-static bool accesslog_segment_is_loggable(const char *segment, size_t length)
+static bool accesslog_is_word(const char *text, size_t length, const char *word)
+{
+	return strlen(word) == length && memcmp(word, text, length) == 0;
+}
+
+static bool accesslog_is_token_id(const char *text, size_t length)
 {
 	char id[TOKEN_ID_LENGTH + 1];
 
-	for (size_t i = 0; i < sizeof(accesslog_route_words) / sizeof(accesslog_route_words[0]);
-	     i++)
-		if (strlen(accesslog_route_words[i]) == length &&
-		    memcmp(accesslog_route_words[i], segment, length) == 0)
-			return true;
 	if (length != TOKEN_ID_LENGTH)
 		return false;
-	memcpy(id, segment, length);
+	memcpy(id, text, length);
 	id[length] = '\0';
 	return token_id_is_valid(id);
+}
+
+static bool accesslog_segment_is_loggable(const char *segment, size_t length)
+{
+	for (size_t i = 0; i < sizeof(accesslog_route_words) / sizeof(accesslog_route_words[0]);
+	     i++)
+		if (accesslog_is_word(segment, length, accesslog_route_words[i]))
+			return true;
+	return accesslog_is_token_id(segment, length);
 }
 
 /* Appends text to the log URI at *length, if it fits. */
@@ -36,22 +45,52 @@ static void accesslog_append(char *out, size_t *length, const char *text, size_t
 	*length += size;
 }
 
-/* The query as the log shows it: with_token and a short alphanumeric value, else redacted. */
+/* Whether value's length bytes (the query goes on after them) are 1 to max allowed characters. */
+static bool accesslog_value_is(const char *value, size_t length, size_t max, const char *allowed)
+{
+	return length >= 1 && length <= max && strspn(value, allowed) == length;
+}
+
+/* Whether one name=value of a query is one the API knows, with a value of the form it takes. */
+static bool accesslog_parameter_is_loggable(const char *parameter, size_t length)
+{
+	const char *equals = memchr(parameter, '=', length);
+	const char *value;
+	size_t name_length, value_length;
+
+	if (equals == NULL)
+		return false;
+	name_length = (size_t)(equals - parameter);
+	value = equals + 1;
+	value_length = length - name_length - 1;
+	if (accesslog_is_word(parameter, name_length, "with_token"))
+		return accesslog_value_is(value, value_length, 5,
+					  "abcdefghijklmnopqrstuvwxyz0123456789");
+	if (accesslog_is_word(parameter, name_length, "limit"))
+		return accesslog_value_is(value, value_length, 7, "0123456789");
+	if (accesslog_is_word(parameter, name_length, "after"))
+		return accesslog_is_token_id(value, value_length);
+	return false;
+}
+
+/* The query as the log shows it: each parameter the API knows, the others redacted. */
 static void accesslog_query(const char *query, char *out, size_t *length)
 {
-	static const char known[] = "with_token=";
-	size_t value_length;
+	const char *parameter = query;
 
-	if (strncmp(query, known, strlen(known)) == 0) {
-		value_length = strlen(query + strlen(known));
-		if (value_length <= 5 &&
-		    strspn(query + strlen(known), "abcdefghijklmnopqrstuvwxyz0123456789") ==
-			value_length) {
-			accesslog_append(out, length, query, strlen(query));
+	for (;;) {
+		size_t parameter_length = strcspn(parameter, "&");
+
+		if (accesslog_parameter_is_loggable(parameter, parameter_length))
+			accesslog_append(out, length, parameter, parameter_length);
+		else
+			accesslog_append(out, length, ACCESSLOG_REDACTED,
+					 strlen(ACCESSLOG_REDACTED));
+		if (parameter[parameter_length] == '\0')
 			return;
-		}
+		accesslog_append(out, length, "&", 1);
+		parameter += parameter_length + 1;
 	}
-	accesslog_append(out, length, ACCESSLOG_REDACTED, strlen(ACCESSLOG_REDACTED));
 }
 
 /*

@@ -4,6 +4,7 @@
  * query the API knows, since a client may put a token anywhere:
  *
  *     rerobots-tokend: GET /tokens?with_token=1 200 alice 0.3ms conn=1
+ *     rerobots-tokend: GET /tokens?limit=1000&after=9f86d0...0f00a08 200 alice 2.1ms conn=1
  *     rerobots-tokend: GET /[redacted] 404 - 0.1ms conn=2
  *
  * The line is a contract (see server.h).

@@ -348,6 +348,28 @@ def test_log_shows_no_path_segment_or_query_the_api_does_not_know(tokend):
     ]
 
 
+def test_log_shows_each_query_parameter_the_api_knows_and_no_other(tokend):
+    alice = Client(tokend, tokend.add_user("alice"))
+    made = alice.create(60)
+    text = made["token"]
+    alice.get(f"/tokens?limit=1&after={made['id']}")
+    alice.get("/tokens?with_token=1&limit=1000")
+    alice.get(f"/tokens?limit={text}&after={made['id']}")
+    alice.get(f"/tokens?after={made['id']}&{text}=1")
+    alice.get(f"/tokens?after={made['id'][:-1]}x")
+    paths = [tokend.REQUEST_LINE.match(line).group("path") for line in tokend.requests()]
+    assert paths[-5:] == [
+        f"/tokens?limit=1&after={made['id']}",
+        "/tokens?with_token=1&limit=1000",
+        f"/tokens?[redacted]&after={made['id']}",
+        f"/tokens?after={made['id']}&[redacted]",
+        "/tokens?[redacted]",
+    ]
+    log = "\n".join(tokend.log_lines())
+    for part in text.split("."):
+        assert part[1:] not in log
+
+
 def test_log_shows_no_method_http_does_not_know(tokend):
     alice = Client(tokend, tokend.add_user("alice"))
     text = alice.create(60)["token"]
