@@ -1,8 +1,9 @@
 /*
- * The client: its making, the check before mounting, its own token, and
- * the reads of rerobots/client.h, each answered from the cache while it
- * holds (cache.h) and otherwise with the fewest requests, shared by
- * concurrent callers (flight.h). The creates and revokes are in change.c.
+ * The client: its making, the check before mounting, and the reads of
+ * rerobots/client.h, each answered from the cache while it holds (cache.h)
+ * and otherwise with the fewest requests, shared by concurrent callers
+ * (flight.h). The creates and revokes are in change.c, the token the
+ * client authenticates with in own_token.c.
  *
  *   list          fresh listing: none; else GET /tokens?limit=1000 (If-None-Match),
  *                 then a GET with after=NEXT per further page (walk.h)
@@ -363,18 +364,6 @@ int rr_client_check(struct rr_client *client, char *message, size_t size)
 	return error;
 }
 
-bool rr_client_is_own_token(struct rr_client *client, const char *id)
-{
-	bool own;
-
-	if (id == NULL)
-		return false;
-	pthread_mutex_lock(&client->own_lock);
-	own = strcmp(client->own_id, id) == 0;
-	pthread_mutex_unlock(&client->own_lock);
-	return own;
-}
-
 /*
  * Refreshes a listing that no longer holds. A failure that is not the API's
  * word on the tokens (no answer, a 5xx, a rate limit) leaves the cached
@@ -570,39 +559,6 @@ void rr_client_report_gone(struct rr_client *client, const char *id)
 	pthread_mutex_lock(&client->lock);
 	cache_report_gone(&client->cache, id);
 	pthread_mutex_unlock(&client->lock);
-}
-
-int rr_client_set_token(struct rr_client *client, const char *token)
-{
-	char id[RR_TOKEN_ID_LENGTH + 1];
-	int switched = 0;
-
-	if (token == NULL || !token_text_is_jwt(token, strlen(token)))
-		return -EINVAL;
-	if (token_id_compute(token, strlen(token), id) != 0)
-		return -EIO;
-	pthread_mutex_lock(&client->own_lock);
-	if (strcmp(id, client->own_id) != 0) {
-		switched = http_pool_set_token(client->http, token);
-		if (switched == 0) {
-			memcpy(client->own_id, id, sizeof(id));
-			switched = 1;
-		}
-	}
-	pthread_mutex_unlock(&client->own_lock);
-	return switched;
-}
-
-void rr_client_own_id(struct rr_client *client, char *id)
-{
-	pthread_mutex_lock(&client->own_lock);
-	memcpy(id, client->own_id, RR_TOKEN_ID_LENGTH + 1);
-	pthread_mutex_unlock(&client->own_lock);
-}
-
-void rr_client_on_token_rejected(struct rr_client *client, void (*rejected)(void *user), void *user)
-{
-	http_pool_on_rejected(client->http, rejected, user);
 }
 
 size_t rr_client_collect_added(struct rr_client *client, struct rr_token *tokens, size_t max)
