@@ -1,5 +1,6 @@
 /* The single flights: one request for many askers, and the changes a listing flight records. */
 #include "flight.h"
+#include "harness.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -10,17 +11,8 @@
 #define ID_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define ID_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 
-static int failures;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct flights flights;
-
-static void expect(const char *name, int passed)
-{
-	if (!passed) {
-		fprintf(stderr, "FAIL: %s\n", name);
-		failures++;
-	}
-}
 
 struct waiter {
 	bool owner;
@@ -53,7 +45,7 @@ static void test_text_flight_shared(void)
 
 	pthread_mutex_lock(&lock);
 	flight = flight_text_join(&flights, ID_A, &owner);
-	expect("text: the first asker owns the flight", flight != NULL && owner);
+	check("text: the first asker owns the flight", flight != NULL && owner);
 	pthread_mutex_unlock(&lock);
 	pthread_create(&thread, NULL, waiter_run, &waiter);
 	/* Lands only once the second asker waits on the flight. */
@@ -63,15 +55,15 @@ static void test_text_flight_shared(void)
 		pthread_mutex_unlock(&lock);
 	}
 	pthread_mutex_lock(&lock);
-	expect("text: the flight keeps a copy",
-	       flight_text_keep(flight, &token) == 0 && flight->token.text != token.text);
+	check("text: the flight keeps a copy",
+	      flight_text_keep(flight, &token) == 0 && flight->token.text != token.text);
 	flight_text_land(&flights, flight, 0);
 	flight_text_release(flight);
 	pthread_mutex_unlock(&lock);
 	pthread_join(thread, NULL);
-	expect("text: a second asker waits and shares the result",
-	       !waiter.owner && waiter.result == 0 && strcmp(waiter.text, "a.b.c") == 0);
-	expect("text: a landed flight is gone", flights.texts == NULL);
+	check("text: a second asker waits and shares the result",
+	      !waiter.owner && waiter.result == 0 && strcmp(waiter.text, "a.b.c") == 0);
+	check("text: a landed flight is gone", flights.texts == NULL);
 }
 
 static bool listing_waiting;
@@ -95,13 +87,13 @@ static void test_listing_flight(void)
 
 	pthread_mutex_lock(&lock);
 	flight_record_change(&flights, ID_A, true);
-	expect("listing: no change recorded without a flight", flights.change_count == 0);
+	check("listing: no change recorded without a flight", flights.change_count == 0);
 	flight_listing_begin(&flights);
 	flight_record_change(&flights, ID_A, true);
 	flight_record_change(&flights, ID_B, false);
-	expect("listing: changes recorded in flight",
-	       flights.change_count == 2 && flights.changes[0].created &&
-		   strcmp(flights.changes[1].id, ID_B) == 0 && !flights.changes[1].created);
+	check("listing: changes recorded in flight",
+	      flights.change_count == 2 && flights.changes[0].created &&
+		  strcmp(flights.changes[1].id, ID_B) == 0 && !flights.changes[1].created);
 	pthread_mutex_unlock(&lock);
 	pthread_create(&thread, NULL, listing_waiter_run, &result);
 	for (bool waiting = false; !waiting; usleep(1000)) {
@@ -113,9 +105,9 @@ static void test_listing_flight(void)
 	flight_listing_land(&flights, -ETIMEDOUT);
 	pthread_mutex_unlock(&lock);
 	pthread_join(thread, NULL);
-	expect("listing: a waiter gets the landing's result", result == -ETIMEDOUT);
-	expect("listing: landing forgets the changes",
-	       !flights.listing_in_flight && flights.change_count == 0);
+	check("listing: a waiter gets the landing's result", result == -ETIMEDOUT);
+	check("listing: landing forgets the changes",
+	      !flights.listing_in_flight && flights.change_count == 0);
 }
 
 int main(void)
@@ -124,5 +116,5 @@ int main(void)
 	test_text_flight_shared();
 	test_listing_flight();
 	flight_destroy(&flights);
-	return failures == 0 ? 0 : 1;
+	return harness_result();
 }

@@ -1,21 +1,12 @@
 /* Token texts packed come back byte for byte, and a JWT's take a quarter less room. */
 #include "jwtpack.h"
 #include "secret.h"
+#include "harness.h"
 
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int failures;
-
-static void expect(const char *name, int passed)
-{
-	if (!passed) {
-		fprintf(stderr, "FAIL: %s\n", name);
-		failures++;
-	}
-}
 
 static void test_texts_come_back_exactly(void)
 {
@@ -39,10 +30,10 @@ static void test_texts_come_back_exactly(void)
 		char *packed = jwtpack_pack(texts[i], length);
 		char *text = malloc(length + 1);
 
-		expect(texts[i], packed != NULL && text != NULL);
+		check(texts[i], packed != NULL && text != NULL);
 		if (packed != NULL && text != NULL) {
 			jwtpack_unpack(packed, length, text);
-			expect(texts[i], strcmp(text, texts[i]) == 0);
+			check(texts[i], strcmp(text, texts[i]) == 0);
 		}
 		free(text);
 		secret_free(packed);
@@ -62,8 +53,8 @@ static void test_a_jwt_takes_a_quarter_less(void)
 	length = strlen(text);
 	packed = jwtpack_pack(text, length);
 	/* 600 characters spell 450 bytes, and the header is 7; malloc may round up a little. */
-	expect("a JWT kept as its bytes",
-	       packed != NULL && malloc_usable_size(packed) < 450 + 7 + 16);
+	check("a JWT kept as its bytes",
+	      packed != NULL && malloc_usable_size(packed) < 450 + 7 + 16);
 	secret_free(packed);
 }
 
@@ -71,5 +62,5 @@ int main(void)
 {
 	test_texts_come_back_exactly();
 	test_a_jwt_takes_a_quarter_less();
-	return failures == 0 ? 0 : 1;
+	return harness_result();
 }

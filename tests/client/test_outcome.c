@@ -1,19 +1,10 @@
 /* What a response becomes: its errno, its one log line, and the two lines of an outage. */
 #include "outcome.h"
+#include "harness.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-
-static int failures;
-
-static void expect(const char *name, int passed)
-{
-	if (!passed) {
-		fprintf(stderr, "FAIL: %s\n", name);
-		failures++;
-	}
-}
 
 static const struct http_request request = {.method = "GET", .path = "/token/abc"};
 
@@ -25,11 +16,11 @@ static void test_transport_failure_names_curl(void)
 
 	outcome_log_init(&log, "http://127.0.0.1:1");
 	snprintf(response.error_text, sizeof(response.error_text), "Connection refused");
-	expect("transport: the errno table",
-	       outcome_from_response(&log, &outcome, "read", &request, &response) == -ECONNREFUSED);
-	expect("transport: no HTTP answer", outcome.transport);
-	expect("transport: the line",
-	       strcmp(outcome.line, "read: GET /token/abc: Connection refused") == 0);
+	check("transport: the errno table",
+	      outcome_from_response(&log, &outcome, "read", &request, &response) == -ECONNREFUSED);
+	check("transport: no HTTP answer", outcome.transport);
+	check("transport: the line",
+	      strcmp(outcome.line, "read: GET /token/abc: Connection refused") == 0);
 }
 
 static void test_error_message_in_line(void)
@@ -41,12 +32,12 @@ static void test_error_message_in_line(void)
 	    .result = CURLE_OK, .status = 404, .body = body, .body_length = strlen(body)};
 
 	outcome_log_init(&log, "http://127.0.0.1:1");
-	expect("404: ENOENT",
-	       outcome_from_response(&log, &outcome, "lookup", &request, &response) == -ENOENT);
-	expect("404: the server's words in the line",
-	       strcmp(outcome.line, "lookup: GET /token/abc: HTTP 404: no such token "
-				    "(No such file or directory)") == 0);
-	expect("404: the body is the API's", !outcome.body_unexpected);
+	check("404: ENOENT",
+	      outcome_from_response(&log, &outcome, "lookup", &request, &response) == -ENOENT);
+	check("404: the server's words in the line",
+	      strcmp(outcome.line, "lookup: GET /token/abc: HTTP 404: no such token "
+				   "(No such file or directory)") == 0);
+	check("404: the body is the API's", !outcome.body_unexpected);
 }
 
 static void test_error_without_json_body(void)
@@ -58,23 +49,23 @@ static void test_error_without_json_body(void)
 	    .result = CURLE_OK, .status = 502, .body = body, .body_length = strlen(body)};
 
 	outcome_log_init(&log, "http://127.0.0.1:1");
-	expect("502: EIO",
-	       outcome_from_response(&log, &outcome, "readdir", &request, &response) == -EIO);
-	expect("502: a body that is not the API's", outcome.body_unexpected);
-	expect("502: the line says so", strstr(outcome.line, "no error_message") != NULL);
+	check("502: EIO",
+	      outcome_from_response(&log, &outcome, "readdir", &request, &response) == -EIO);
+	check("502: a body that is not the API's", outcome.body_unexpected);
+	check("502: the line says so", strstr(outcome.line, "no error_message") != NULL);
 }
 
 static void test_bad_body(void)
 {
 	struct outcome outcome = {.status = 200};
 
-	expect("bad body: the error given",
-	       outcome_bad_body(&outcome, "read", &request, -EIO, "\"id\" is missing") == -EIO);
-	expect("bad body: unexpected", outcome.body_unexpected);
-	expect("bad body: why in the line", strstr(outcome.line, "\"id\" is missing") != NULL);
-	expect("no memory: not the server's fault",
-	       outcome_bad_body(&outcome, "read", &request, -ENOMEM, "no memory") == -ENOMEM &&
-		   !outcome.body_unexpected);
+	check("bad body: the error given",
+	      outcome_bad_body(&outcome, "read", &request, -EIO, "\"id\" is missing") == -EIO);
+	check("bad body: unexpected", outcome.body_unexpected);
+	check("bad body: why in the line", strstr(outcome.line, "\"id\" is missing") != NULL);
+	check("no memory: not the server's fault",
+	      outcome_bad_body(&outcome, "read", &request, -ENOMEM, "no memory") == -ENOMEM &&
+		  !outcome.body_unexpected);
 }
 
 static void test_outage_said_once(void)
@@ -85,11 +76,11 @@ static void test_outage_said_once(void)
 
 	outcome_log_init(&log, "http://127.0.0.1:1");
 	outcome_log_serving_cached(&log, &outcome);
-	expect("outage: serving cached", atomic_load(&log.serving_cached));
+	check("outage: serving cached", atomic_load(&log.serving_cached));
 	outcome_log_serving_cached(&log, &outcome);
-	expect("outage: a success ends it",
-	       outcome_from_response(&log, &outcome, "read", &request, &response) == 0 &&
-		   !atomic_load(&log.serving_cached));
+	check("outage: a success ends it",
+	      outcome_from_response(&log, &outcome, "read", &request, &response) == 0 &&
+		  !atomic_load(&log.serving_cached));
 }
 
 int main(void)
@@ -99,5 +90,5 @@ int main(void)
 	test_error_without_json_body();
 	test_bad_body();
 	test_outage_said_once();
-	return failures == 0 ? 0 : 1;
+	return harness_result();
 }

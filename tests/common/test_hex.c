@@ -1,19 +1,10 @@
 /* Lowercase hexadecimal (hex.h) and monotonic time (monotonic.h): each rule once. */
 #include "hex.h"
 #include "monotonic.h"
+#include "harness.h"
 
 #include <stdio.h>
 #include <string.h>
-
-static int failures;
-
-static void expect(const char *name, int passed)
-{
-	if (!passed) {
-		fprintf(stderr, "FAIL: %s\n", name);
-		failures++;
-	}
-}
 
 static void test_hex_encode_is_lowercase(void)
 {
@@ -22,26 +13,26 @@ static void test_hex_encode_is_lowercase(void)
 
 	memset(text, 'x', sizeof(text));
 	hex_encode(bytes, sizeof(bytes), text);
-	expect("encode: two lowercase digits a byte, then NUL", strcmp(text, "009fa0ff") == 0);
+	check("encode: two lowercase digits a byte, then NUL", strcmp(text, "009fa0ff") == 0);
 }
 
 static void test_hex_decode_round_trip(void)
 {
 	unsigned char bytes[4];
 
-	expect("decode: lowercase digits", hex_decode("009fa0ff", bytes, sizeof(bytes)) &&
-					       bytes[0] == 0x00 && bytes[1] == 0x9f &&
-					       bytes[2] == 0xa0 && bytes[3] == 0xff);
+	check("decode: lowercase digits", hex_decode("009fa0ff", bytes, sizeof(bytes)) &&
+					      bytes[0] == 0x00 && bytes[1] == 0x9f &&
+					      bytes[2] == 0xa0 && bytes[3] == 0xff);
 }
 
 static void test_hex_decode_refuses(void)
 {
 	unsigned char bytes[2];
 
-	expect("decode: uppercase refused", !hex_decode("AB12", bytes, sizeof(bytes)));
-	expect("decode: not a digit refused", !hex_decode("0g12", bytes, sizeof(bytes)));
-	expect("decode: a short text refused at its NUL", !hex_decode("ab", bytes, sizeof(bytes)));
-	expect("decode: an odd length refused", !hex_decode("abc", bytes, sizeof(bytes)));
+	check("decode: uppercase refused", !hex_decode("AB12", bytes, sizeof(bytes)));
+	check("decode: not a digit refused", !hex_decode("0g12", bytes, sizeof(bytes)));
+	check("decode: a short text refused at its NUL", !hex_decode("ab", bytes, sizeof(bytes)));
+	check("decode: an odd length refused", !hex_decode("abc", bytes, sizeof(bytes)));
 }
 
 static void test_monotonic(void)
@@ -51,13 +42,12 @@ static void test_monotonic(void)
 	struct timespec deadline = monotonic_deadline(1999);
 	int64_t deadline_ms = (int64_t)deadline.tv_sec * 1000 + deadline.tv_nsec / 1000000;
 
-	expect("timespec: seconds and nanoseconds", at.tv_sec == 1234 && at.tv_nsec == 567000000);
-	expect("deadline: nanoseconds normalized",
-	       deadline.tv_nsec >= 0 && deadline.tv_nsec < 1000000000);
-	expect("deadline: ms from now",
-	       deadline_ms >= before + 1999 && deadline_ms < before + 3000);
+	check("timespec: seconds and nanoseconds", at.tv_sec == 1234 && at.tv_nsec == 567000000);
+	check("deadline: nanoseconds normalized",
+	      deadline.tv_nsec >= 0 && deadline.tv_nsec < 1000000000);
+	check("deadline: ms from now", deadline_ms >= before + 1999 && deadline_ms < before + 3000);
 	monotonic_sleep_ms(20);
-	expect("sleep: the clock moves on", monotonic_ms() - before >= 20);
+	check("sleep: the clock moves on", monotonic_ms() - before >= 20);
 }
 
 int main(void)
@@ -66,5 +56,5 @@ int main(void)
 	test_hex_decode_round_trip();
 	test_hex_decode_refuses();
 	test_monotonic();
-	return failures == 0 ? 0 : 1;
+	return harness_result();
 }

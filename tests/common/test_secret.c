@@ -1,25 +1,16 @@
 /* Memory for token text (secret.h): copies, growth and moves keep every byte, and limits hold. */
 #include "secret.h"
+#include "harness.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-static int failures;
-
-static void expect(const char *name, int passed)
-{
-	if (!passed) {
-		fprintf(stderr, "FAIL: %s\n", name);
-		failures++;
-	}
-}
-
 static void test_dup(void)
 {
 	char *copy = secret_dup("a.b.cdef", 5);
 
-	expect("dup: the bytes given, then NUL", copy != NULL && strcmp(copy, "a.b.c") == 0);
+	check("dup: the bytes given, then NUL", copy != NULL && strcmp(copy, "a.b.c") == 0);
 	secret_free(copy);
 	secret_free(NULL);
 }
@@ -29,16 +20,16 @@ static void test_reserve(void)
 	char *buffer = NULL;
 	size_t capacity = 0;
 
-	expect("reserve: the first capacity",
-	       secret_reserve(&buffer, 0, &capacity, 10, 16, 1024) == 0 && capacity == 16);
+	check("reserve: the first capacity",
+	      secret_reserve(&buffer, 0, &capacity, 10, 16, 1024) == 0 && capacity == 16);
 	memcpy(buffer, "0123456789", 10);
-	expect("reserve: doubles until it fits",
-	       secret_reserve(&buffer, 10, &capacity, 40, 16, 1024) == 0 && capacity == 64);
-	expect("reserve: keeps the bytes", memcmp(buffer, "0123456789", 10) == 0);
-	expect("reserve: past the limit, nothing changes",
-	       secret_reserve(&buffer, 10, &capacity, 2000, 16, 1024) == -EIO && capacity == 64);
-	expect("reserve: enough room, nothing to do",
-	       secret_reserve(&buffer, 10, &capacity, 64, 16, 1024) == 0 && capacity == 64);
+	check("reserve: doubles until it fits",
+	      secret_reserve(&buffer, 10, &capacity, 40, 16, 1024) == 0 && capacity == 64);
+	check("reserve: keeps the bytes", memcmp(buffer, "0123456789", 10) == 0);
+	check("reserve: past the limit, nothing changes",
+	      secret_reserve(&buffer, 10, &capacity, 2000, 16, 1024) == -EIO && capacity == 64);
+	check("reserve: enough room, nothing to do",
+	      secret_reserve(&buffer, 10, &capacity, 64, 16, 1024) == 0 && capacity == 64);
 	secret_free(buffer);
 }
 
@@ -46,14 +37,13 @@ static void test_realloc(void)
 {
 	char *block = secret_realloc(NULL, 8);
 
-	expect("realloc: NULL allocates", block != NULL);
+	check("realloc: NULL allocates", block != NULL);
 	memcpy(block, "abcdefgh", 8);
 	block = secret_realloc(block, 4096);
-	expect("realloc: a move keeps the bytes",
-	       block != NULL && memcmp(block, "abcdefgh", 8) == 0);
+	check("realloc: a move keeps the bytes",
+	      block != NULL && memcmp(block, "abcdefgh", 8) == 0);
 	block = secret_realloc(block, 4);
-	expect("realloc: shrinking keeps the start",
-	       block != NULL && memcmp(block, "abcd", 4) == 0);
+	check("realloc: shrinking keeps the start", block != NULL && memcmp(block, "abcd", 4) == 0);
 	secret_free(block);
 }
 
@@ -62,5 +52,5 @@ int main(void)
 	test_dup();
 	test_reserve();
 	test_realloc();
-	return failures == 0 ? 0 : 1;
+	return harness_result();
 }
