@@ -234,12 +234,11 @@ static int store_pg_token_insert(struct store *base, const char *user, struct st
 	int err;
 
 	*replay = STORE_NEW;
-	err = store_pg_acquire(&store->pool, &connection);
+	err = store_pg_begin(&store->pool, &connection);
 	if (err < 0)
 		return err;
 	conn = connection->conn;
-	err = store_pg_command(conn, STORE_PG_BEGIN_DURABLE);
-	if (err == 0 && idempotency_key != NULL)
+	if (idempotency_key != NULL)
 		err = store_pg_claim_key(conn, user, idempotency_key, key_since, &earlier, replay);
 	if (err == 1) {
 		/* Nothing written: the earlier token answers. */
@@ -369,12 +368,10 @@ static int store_pg_change(struct store_pg *store, enum store_pg_statement which
 	PGresult *result;
 	int err;
 
-	err = store_pg_acquire(&store->pool, &connection);
+	err = store_pg_begin(&store->pool, &connection);
 	if (err < 0)
 		return err;
-	err = store_pg_command(connection->conn, STORE_PG_BEGIN_DURABLE);
-	if (err == 0)
-		err = store_pg_run(connection->conn, which, count, values, &result);
+	err = store_pg_run(connection->conn, which, count, values, &result);
 	if (err == 0) {
 		if (store_pg_changed(result) > 0)
 			err = store_pg_run(connection->conn, STORE_PG_BUMP, 0, NULL, NULL);
@@ -479,13 +476,11 @@ static int store_pg_signing_key(struct store *base, store_key_maker make, char *
 	int err;
 
 	*pem = NULL;
-	err = store_pg_acquire(&store->pool, &connection);
+	err = store_pg_begin(&store->pool, &connection);
 	if (err < 0)
 		return err;
 	conn = connection->conn;
-	err = store_pg_command(conn, STORE_PG_BEGIN_DURABLE);
-	if (err == 0)
-		err = store_pg_command(conn, "SELECT pg_advisory_xact_lock(" STORE_PG_LOCK_KEY ")");
+	err = store_pg_command(conn, "SELECT pg_advisory_xact_lock(" STORE_PG_LOCK_KEY ")");
 	if (err < 0)
 		goto out;
 	result = PQexec(conn, "SELECT pem FROM signing_key");

@@ -128,6 +128,18 @@ int store_pg_acquire(struct store_pg_pool *pool, struct store_pg_connection **re
 	return 0;
 }
 
+int store_pg_begin(struct store_pg_pool *pool, struct store_pg_connection **result)
+{
+	int err = store_pg_acquire(pool, result);
+
+	if (err == 0) {
+		err = store_pg_command((*result)->conn, STORE_PG_BEGIN_DURABLE);
+		if (err < 0)
+			store_pg_release(pool, *result);
+	}
+	return err;
+}
+
 void store_pg_release(struct store_pg_pool *pool, struct store_pg_connection *connection)
 {
 	if (PQstatus(connection->conn) == CONNECTION_OK &&

@@ -63,6 +63,9 @@ int store_pg_pool_fill(struct store_pg_pool *pool);
  */
 int store_pg_acquire(struct store_pg_pool *pool, struct store_pg_connection **connection);
 
+/* store_pg_acquire, then BEGIN with STORE_PG_BEGIN_DURABLE; on failure nothing is held. */
+int store_pg_begin(struct store_pg_pool *pool, struct store_pg_connection **connection);
+
 /* Gives a connection back, leaving no transaction open on it. */
 void store_pg_release(struct store_pg_pool *pool, struct store_pg_connection *connection);
 
