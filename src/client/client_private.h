@@ -2,8 +2,8 @@
  * What the files of the client share behind rerobots/client.h: the client
  * itself. client.c makes it and answers the reads; change.c sends the
  * creates and revokes; own_token.c holds the token it authenticates with.
- * One mutex (lock) guards the cache and the flights
- * and is never held during a request.
+ * One mutex (lock) guards the cache and the flights and is never held
+ * during a request.
  */
 #ifndef RR_CLIENT_PRIVATE_H
 #define RR_CLIENT_PRIVATE_H
